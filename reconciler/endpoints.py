@@ -1,0 +1,51 @@
+"""Changes to API calls: which request each planned change becomes.
+
+Pure module. The exact request sequence of a plan is testable here without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from reconciler.resources import ResourceKey
+
+INTEGRATIONS_PREFIX = "/v2/integrations"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request to the Integrations API; `path` is relative to the API base URL."""
+
+    method: str  # POST, PUT or DELETE
+    path: str
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+def collection_path(key: ResourceKey) -> str:
+    return f"{INTEGRATIONS_PREFIX}/{key.kind.plural}"
+
+
+def entity_path(key: ResourceKey) -> str:
+    return f"{collection_path(key)}/{quote(key.id, safe='')}"
+
+
+def create_call(key: ResourceKey, attributes: Mapping[str, str]) -> ApiCall:
+    """POST with every declared field; references are external ids of the same source."""
+    body: dict[str, Any] = {"metadata": {"source": key.source}, "id": key.id}
+    body.update(attributes)
+    return ApiCall("POST", collection_path(key), body)
+
+
+def update_call(key: ResourceKey, changed: Mapping[str, str | None]) -> ApiCall:
+    """PUT with only the changed fields (updates are partial); None clears a field."""
+    body: dict[str, Any] = {"metadata": {"source": key.source}}
+    body.update(changed)
+    return ApiCall("PUT", entity_path(key), body)
+
+
+def delete_call(key: ResourceKey) -> ApiCall:
+    """DELETE carries the source in its body, like every request."""
+    return ApiCall("DELETE", entity_path(key), {"metadata": {"source": key.source}})

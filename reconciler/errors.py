@@ -1,0 +1,129 @@
+"""The one exception family of reconciler; `cli.py` maps it to exit codes.
+
+Pure module: imports nothing but the standard library.
+
+    ReconcileError                  exit 1   runtime failure
+    ├── InputError                  exit 3   the user's input is wrong
+    │   ├── ManifestError                    manifests failed validation (carries every Problem)
+    │   ├── StateError                       state file corrupt, truncated or unknown version
+    │   └── UsageError                       a bad option or environment variable
+    ├── RefusedError                exit 4   refused on purpose (lock held, stale plan, unsafe)
+    ├── ApplyRefusedError           exit 1   the plan holds a change the API cannot make
+    └── ApiError                    exit 1   COR answered with an error or not at all
+        ├── AuthError                        401/403, or the token exchange failed
+        ├── NotFoundError                    ZC001 / *NotFoundError / 404
+        ├── DuplicateError                   ZC004 / DuplicateExternalIdError / 409
+        ├── RequestRejectedError             ValidationError, InvalidSourceError, other 4xx
+        ├── DeletionError                    the record still has dependants
+        └── TransientError                   429, 5xx, timeouts, connection errors
+
+Messages never carry a token, key or secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CHANGES = 2
+EXIT_INVALID = 3
+EXIT_REFUSED = 4
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a manifest file; line and column are 1-based."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation finding, printed as `path:line:col: message`."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class ReconcileError(Exception):
+    """Base of every error reconciler raises on purpose."""
+
+    exit_code = EXIT_FAILURE
+
+
+class InputError(ReconcileError):
+    exit_code = EXIT_INVALID
+
+
+class ManifestError(InputError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} found in the manifests")
+
+
+class StateError(InputError):
+    pass
+
+
+class UsageError(InputError):
+    pass
+
+
+class RefusedError(ReconcileError):
+    exit_code = EXIT_REFUSED
+
+
+class ApplyRefusedError(ReconcileError):
+    pass
+
+
+class ApiError(ReconcileError):
+    """COR answered with an error. `status` is None when no answer came back."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        name: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.name = name
+        self.code = code
+
+
+class AuthError(ApiError):
+    pass
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class DuplicateError(ApiError):
+    pass
+
+
+class RequestRejectedError(ApiError):
+    pass
+
+
+class DeletionError(ApiError):
+    pass
+
+
+class TransientError(ApiError):
+    pass

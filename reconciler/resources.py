@@ -1,0 +1,145 @@
+"""The vocabulary shared by every stage: kinds, sources, fields and resource values.
+
+Pure module: standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+from reconciler.errors import Location
+
+SOURCES: tuple[str, ...] = (
+    "JIRA",
+    "SALESFORCE",
+    "ADVERTMIND",
+    "QUICKBOOKS",
+    "ZAPIER",
+    "OKTA",
+    "MICROSOFT_DYNAMICS",
+    "GITHUB",
+    "MICROSOFT_TEAMS",
+    "VBS",
+    "SAP",
+    "GLOBANT",
+)
+
+
+class Kind(str, Enum):
+    """Entity kinds, declared in dependency (apply) order."""
+
+    CLIENT = "client"
+    BRAND = "brand"
+    PRODUCT = "product"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def plural(self) -> str:
+        """The manifest section and the API collection: clients, brands, products."""
+        return self.value + "s"
+
+
+_RANK = {Kind.CLIENT: 0, Kind.BRAND: 1, Kind.PRODUCT: 2}
+KINDS: tuple[Kind, ...] = (Kind.CLIENT, Kind.BRAND, Kind.PRODUCT)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What the API accepts for one kind (../shared/cor-api.md)."""
+
+    required: tuple[str, ...]  # besides `id`
+    optional: tuple[str, ...]
+    updatable: tuple[str, ...]  # fields a PUT can change
+    references: tuple[tuple[str, Kind], ...]  # field -> referenced kind (same source)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+    @property
+    def immutable(self) -> tuple[str, ...]:
+        return tuple(f for f in self.fields if f not in self.updatable)
+
+
+CLIENT_OPTIONAL = (
+    "business_name",
+    "email_contact",
+    "name_contact",
+    "last_name_contact",
+    "phone",
+    "website",
+    "description",
+)
+
+SPECS: Mapping[Kind, KindSpec] = {
+    Kind.CLIENT: KindSpec(
+        required=("name",),
+        optional=CLIENT_OPTIONAL,
+        updatable=("name", *CLIENT_OPTIONAL),
+        references=(),
+    ),
+    Kind.BRAND: KindSpec(
+        required=("name", "client_id"),
+        optional=(),
+        updatable=("name",),
+        references=(("client_id", Kind.CLIENT),),
+    ),
+    Kind.PRODUCT: KindSpec(
+        required=("name", "client_id", "brand_id"),
+        optional=("description",),
+        updatable=("name", "description"),
+        references=(("client_id", Kind.CLIENT), ("brand_id", Kind.BRAND)),
+    ),
+}
+
+
+class ResourceKey(NamedTuple):
+    """An entity's identity: (kind, source, external id)."""
+
+    kind: Kind
+    source: str
+    id: str
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """Apply order: clients, brands, products; then source; then id."""
+        return (self.kind.rank, self.source, self.id)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.source}/{self.id}"
+
+    def references(self, attributes: Mapping[str, str]) -> tuple[ResourceKey, ...]:
+        """The keys this entity refers to, read from its attributes."""
+        return tuple(
+            ResourceKey(kind, self.source, attributes[field])
+            for field, kind in SPECS[self.kind].references
+            if field in attributes
+        )
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One entity as the manifests declare it. `attributes` holds every field but `id`."""
+
+    key: ResourceKey
+    attributes: Mapping[str, str]
+    location: Location  # where the entry starts (its `id`, or the entry itself)
+    field_locations: Mapping[str, Location] = field(default_factory=dict)
+
+
+# Everything the manifests declare, keyed by identity, in apply order.
+Desired = Mapping[ResourceKey, Declared]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One entity as the state file records it: COR's id and the attributes last applied."""
+
+    key: ResourceKey
+    cor_id: int
+    attributes: Mapping[str, str]
