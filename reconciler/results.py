@@ -1,0 +1,41 @@
+"""What an apply did, record by record: values shared by `apply.py` and `render.py`.
+
+Pure module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from reconciler.plan import Change
+
+
+class Outcome(str, Enum):
+    CREATED = "created"
+    ADOPTED = "adopted"  # the create met an existing record (duplicate id); it was taken over
+    UPDATED = "updated"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # it depends on a record whose create failed or was skipped
+
+
+@dataclass(frozen=True)
+class Result:
+    change: Change
+    outcome: Outcome
+    cor_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    results: tuple[Result, ...]
+    remaining: tuple[Change, ...] = ()  # not attempted: the run was interrupted
+    interrupted: bool = False
+
+    def count(self, *outcomes: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome in outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.count(Outcome.FAILED, Outcome.SKIPPED) == 0
