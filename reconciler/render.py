@@ -19,7 +19,11 @@ PLAN_JSON_FORMAT_VERSION = 1
 
 _RESET = "\033[0m"
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "dim": "\033[2m"}
-_SYMBOL = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.REPLACE: ("!", "red")}
+_SYMBOL = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.REPLACE: ("!", "red"),
+}
 
 
 def paint(text: str, colour: str, enabled: bool) -> str:
@@ -51,8 +55,7 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
             "apply refuses this plan (see the lines marked !)."
         )
     yield (
-        f"Plan: {summary.create} to create, {summary.update} to update, "
-        f"{summary.delete} to delete."
+        f"Plan: {summary.create} to create, {summary.update} to update, {summary.delete} to delete."
     )
 
 
@@ -139,12 +142,13 @@ def render_result(result: Result, *, color: bool = False) -> str:
 
 def render_apply_summary(report: ApplyReport) -> str:
     lines = []
-    if report.interrupted:
-        lines.append(f"Interrupted: {len(report.remaining)} change(s) not attempted:")
+    if report.remaining:
+        lines.append(f"{len(report.remaining)} change(s) not attempted:")
         lines.extend(f"  {change.action.value} {change.key}" for change in report.remaining)
     created = report.count(Outcome.CREATED, Outcome.ADOPTED)
+    state = "interrupted" if report.interrupted else "stopped" if report.stopped_by else "complete"
     lines.append(
-        f"Apply {'interrupted' if report.interrupted else 'complete'}: {created} created, "
+        f"Apply {state}: {created} created, "
         f"{report.count(Outcome.UPDATED)} updated, {report.count(Outcome.FAILED)} failed, "
         f"{report.count(Outcome.SKIPPED)} skipped."
     )

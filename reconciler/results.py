@@ -30,12 +30,13 @@ class Result:
 @dataclass(frozen=True)
 class ApplyReport:
     results: tuple[Result, ...]
-    remaining: tuple[Change, ...] = ()  # not attempted: the run was interrupted
+    remaining: tuple[Change, ...] = ()  # not attempted: the run was interrupted or stopped
     interrupted: bool = False
+    stopped_by: str = ""  # why the run stopped early (an authentication failure)
 
     def count(self, *outcomes: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome in outcomes)
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.count(Outcome.FAILED, Outcome.SKIPPED) == 0
+        return not self.remaining and self.count(Outcome.FAILED, Outcome.SKIPPED) == 0

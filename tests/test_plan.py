@@ -19,36 +19,64 @@ PRODUCT_REC = recorded("product", SF, "P-1", 300, name="Widget", client_id="ACC-
 
 CASES: list[tuple[str, tuple[Declared, ...], tuple[Record, ...], list[tuple[str, str]]]] = [
     ("nothing declared, nothing recorded", (), (), []),
-    ("everything new", (PRODUCT, BRAND, ACME), (), [
-        ("create", "client SALESFORCE/ACC-1"),
-        ("create", "brand SALESFORCE/BR-1"),
-        ("create", "product SALESFORCE/P-1"),
-    ]),
-    ("everything recorded and equal", (ACME, BRAND, PRODUCT), (ACME_REC, BRAND_REC, PRODUCT_REC), []),
-    ("kind first, then source, then id", (
-        declared("product", MD, "A", name="x", client_id="C", brand_id="B"),
-        declared("client", SF, "B", name="x"),
-        declared("client", SF, "A", name="x"),
-        declared("client", MD, "Z", name="x"),
-        declared("brand", "JIRA", "Z", name="x", client_id="C"),
-    ), (), [
-        ("create", "client MICROSOFT_DYNAMICS/Z"),
-        ("create", "client SALESFORCE/A"),
-        ("create", "client SALESFORCE/B"),
-        ("create", "brand JIRA/Z"),
-        ("create", "product MICROSOFT_DYNAMICS/A"),
-    ]),
-    ("renamed client is an update", (declared("client", SF, "ACC-1", name="Acme Corp"),),
-     (ACME_REC,), [("update", "client SALESFORCE/ACC-1")]),
-    ("brand moved to another client must be replaced",
-     (declared("brand", SF, "BR-1", name="Acme Premium", client_id="ACC-2"),),
-     (BRAND_REC,), [("replace", "brand SALESFORCE/BR-1")]),
-    ("product moved to another brand must be replaced",
-     (declared("product", SF, "P-1", name="Widget", client_id="ACC-1", brand_id="BR-2"),),
-     (PRODUCT_REC,), [("replace", "product SALESFORCE/P-1")]),
-    ("same id in two sources are two entities",
-     (declared("client", MD, "ACC-1", name="Acme"), ACME), (ACME_REC,),
-     [("create", "client MICROSOFT_DYNAMICS/ACC-1")]),
+    (
+        "everything new",
+        (PRODUCT, BRAND, ACME),
+        (),
+        [
+            ("create", "client SALESFORCE/ACC-1"),
+            ("create", "brand SALESFORCE/BR-1"),
+            ("create", "product SALESFORCE/P-1"),
+        ],
+    ),
+    (
+        "everything recorded and equal",
+        (ACME, BRAND, PRODUCT),
+        (ACME_REC, BRAND_REC, PRODUCT_REC),
+        [],
+    ),
+    (
+        "kind first, then source, then id",
+        (
+            declared("product", MD, "A", name="x", client_id="C", brand_id="B"),
+            declared("client", SF, "B", name="x"),
+            declared("client", SF, "A", name="x"),
+            declared("client", MD, "Z", name="x"),
+            declared("brand", "JIRA", "Z", name="x", client_id="C"),
+        ),
+        (),
+        [
+            ("create", "client MICROSOFT_DYNAMICS/Z"),
+            ("create", "client SALESFORCE/A"),
+            ("create", "client SALESFORCE/B"),
+            ("create", "brand JIRA/Z"),
+            ("create", "product MICROSOFT_DYNAMICS/A"),
+        ],
+    ),
+    (
+        "renamed client is an update",
+        (declared("client", SF, "ACC-1", name="Acme Corp"),),
+        (ACME_REC,),
+        [("update", "client SALESFORCE/ACC-1")],
+    ),
+    (
+        "brand moved to another client must be replaced",
+        (declared("brand", SF, "BR-1", name="Acme Premium", client_id="ACC-2"),),
+        (BRAND_REC,),
+        [("replace", "brand SALESFORCE/BR-1")],
+    ),
+    (
+        "product moved to another brand must be replaced",
+        (declared("product", SF, "P-1", name="Widget", client_id="ACC-1", brand_id="BR-2"),),
+        (PRODUCT_REC,),
+        [("replace", "product SALESFORCE/P-1")],
+    ),
+    (
+        "same id in two sources are two entities",
+        (declared("client", MD, "ACC-1", name="Acme"), ACME),
+        (ACME_REC,),
+        [("create", "client MICROSOFT_DYNAMICS/ACC-1")],
+    ),
 ]
 
 
@@ -66,7 +94,9 @@ def test_plan_changes_in_apply_order(
 
 def test_update_lists_each_field_before_and_after() -> None:
     recorded_client = recorded("client", SF, "ACC-1", 100, name="Acme", phone="1", website="w")
-    declared_client = declared("client", SF, "ACC-1", name="Acme Corp", phone="1", email_contact="e")
+    declared_client = declared(
+        "client", SF, "ACC-1", name="Acme Corp", phone="1", email_contact="e"
+    )
     (change,) = build_plan(desired_of(declared_client), state_of(recorded_client)).changes
     assert change.action is Action.UPDATE
     assert change.cor_id == 100

@@ -21,24 +21,52 @@ def mixed_plan() -> Plan:
         declared("brand", SF, "SF-BRAND-1", name="Acme Premium", client_id="SF-ACC-1"),
         declared("brand", MD, "EXT-BRAND-2", name="Globex Home", client_id="EXT-CLIENT-9"),
         declared(
-            "product", MD, "EXT-PROD-12345",
-            name="Premium Product", client_id="EXT-CLIENT-7", brand_id="EXT-BRAND-2",
+            "product",
+            MD,
+            "EXT-PROD-12345",
+            name="Premium Product",
+            client_id="EXT-CLIENT-7",
+            brand_id="EXT-BRAND-2",
             description="Premium product description",
         ),
         declared(
-            "product", MD, "EXT-PROD-9",
-            name='New "quoted" name\nwith a newline', client_id="EXT-CLIENT-7",
+            "product",
+            MD,
+            "EXT-PROD-9",
+            name='New "quoted" name\nwith a newline',
+            client_id="EXT-CLIENT-7",
             brand_id="EXT-BRAND-2",
         ),
     )
     state = state_of(
-        recorded("client", MD, "EXT-CLIENT-7", 58294, name="Globex Inc", phone="+1 555-0100",
-                 description="to be removed"),
+        recorded(
+            "client",
+            MD,
+            "EXT-CLIENT-7",
+            58294,
+            name="Globex Inc",
+            phone="+1 555-0100",
+            description="to be removed",
+        ),
         recorded("brand", MD, "EXT-BRAND-2", 52187, name="Globex Home", client_id="EXT-CLIENT-7"),
-        recorded("product", MD, "EXT-PROD-9", 52190, name="Old", client_id="EXT-CLIENT-7",
-                 brand_id="EXT-BRAND-2"),
-        recorded("product", SF, "SF-PROD-OLD", 52100, name="Retired", client_id="SF-ACC-1",
-                 brand_id="SF-BRAND-1"),
+        recorded(
+            "product",
+            MD,
+            "EXT-PROD-9",
+            52190,
+            name="Old",
+            client_id="EXT-CLIENT-7",
+            brand_id="EXT-BRAND-2",
+        ),
+        recorded(
+            "product",
+            SF,
+            "SF-PROD-OLD",
+            52100,
+            name="Retired",
+            client_id="SF-ACC-1",
+            brand_id="SF-BRAND-1",
+        ),
     )
     return build_plan(desired, state)
 
@@ -80,7 +108,11 @@ def test_json_plan_shape() -> None:
     document = json.loads(render_json(mixed_plan()))
     assert document["format_version"] == 1
     assert document["summary"] == {
-        "create": 3, "update": 2, "replace": 1, "delete": 0, "not_declared": 1,
+        "create": 3,
+        "update": 2,
+        "replace": 1,
+        "delete": 0,
+        "not_declared": 1,
     }
     update = next(c for c in document["changes"] if c["id"] == "EXT-CLIENT-7")
     assert update["action"] == "update"
@@ -99,7 +131,10 @@ def test_apply_lines_and_summary() -> None:
         Result(updated, Outcome.FAILED, reason="PUT /x: 400 ValidationError: bad"),
         Result(plan.changes[2], Outcome.SKIPPED, reason="depends on client X, which failed"),
     )
-    assert render_result(results[0]) == "+ created client MICROSOFT_DYNAMICS/EXT-CLIENT-7 (cor_id 25855)\n"
+    assert (
+        render_result(results[0])
+        == "+ created client MICROSOFT_DYNAMICS/EXT-CLIENT-7 (cor_id 25855)\n"
+    )
     assert render_result(results[1]).startswith("x failed client SALESFORCE/SF-ACC-1: PUT /x: 400")
     assert render_apply_summary(ApplyReport(results)) == (
         "Apply complete: 1 created, 0 updated, 1 failed, 1 skipped.\n"

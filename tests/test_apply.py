@@ -1,0 +1,202 @@
+"""apply_plan with a fake COR (a dict behind `send`): order, recording, skips, adoption."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from reconciler.apply import apply_plan
+from reconciler.endpoints import ApiCall
+from reconciler.errors import (
+    ApiError,
+    ApplyRefusedError,
+    AuthError,
+    DuplicateError,
+    RequestRejectedError,
+)
+from reconciler.plan import build_plan
+from reconciler.resources import Record
+from reconciler.results import Outcome, Result
+from tests.builders import declared, desired_of, recorded, state_of
+
+SF = "SALESFORCE"
+
+
+class FakeCor:
+    """Just enough of COR: creates number entities, PUTs answer the whole entity."""
+
+    def __init__(self, reject: Mapping[str, ApiError] | None = None) -> None:
+        self.calls: list[ApiCall] = []
+        self.ids: dict[str, int] = {}
+        self.reject = dict(reject or {})
+
+    def send(self, call: ApiCall) -> Mapping[str, Any]:
+        self.calls.append(call)
+        ext_id = str(call.body.get("id") or unquote(call.path.rsplit("/", 1)[-1]))
+        if ext_id in self.reject:
+            raise self.reject[ext_id]
+        if call.method == "POST":
+            if ext_id in self.ids:
+                raise DuplicateError("duplicate", status=409, code="ZC004")
+            self.ids[ext_id] = 1000 + len(self.ids)
+        return {"id": self.ids[ext_id], "name": call.body.get("name")}
+
+
+def run(plan_desired: Any, plan_state: Any, cor: FakeCor) -> tuple[list[Result], list[Record]]:
+    plan = build_plan(plan_desired, plan_state)
+    recorded_now: list[Record] = []
+    reported: list[Result] = []
+    apply_plan(plan, cor.send, recorded_now.append, reported.append)
+    return reported, recorded_now
+
+
+ACME = declared("client", SF, "C1", name="Acme")
+OTHER = declared("client", SF, "C2", name="Other")
+BRAND = declared("brand", SF, "B1", name="Premium", client_id="C1")
+OTHER_BRAND = declared("brand", SF, "B2", name="Basic", client_id="C2")
+PRODUCT = declared("product", SF, "P1", name="Widget", client_id="C1", brand_id="B1")
+
+
+def test_creates_in_dependency_order_and_records_each() -> None:
+    cor = FakeCor()
+    results, records = run(desired_of(PRODUCT, BRAND, ACME), {}, cor)
+    assert [(c.method, c.path) for c in cor.calls] == [
+        ("POST", "/v2/integrations/clients"),
+        ("POST", "/v2/integrations/brands"),
+        ("POST", "/v2/integrations/products"),
+    ]
+    assert cor.calls[2].body == {
+        "metadata": {"source": SF},
+        "id": "P1",
+        "name": "Widget",
+        "client_id": "C1",
+        "brand_id": "B1",
+    }
+    assert [r.outcome for r in results] == [Outcome.CREATED] * 3
+    assert [(str(r.key), r.cor_id) for r in records] == [
+        ("client SALESFORCE/C1", 1000),
+        ("brand SALESFORCE/B1", 1001),
+        ("product SALESFORCE/P1", 1002),
+    ]
+    assert records[2].attributes == PRODUCT.attributes
+
+
+def test_failed_create_skips_dependants_but_not_independent_records() -> None:
+    cor = FakeCor(reject={"C1": RequestRejectedError("POST: 400 ValidationError: bad", status=400)})
+    results, records = run(desired_of(ACME, OTHER, BRAND, OTHER_BRAND, PRODUCT), {}, cor)
+    outcomes = {str(r.change.key): (r.outcome, r.reason) for r in results}
+    assert outcomes["client SALESFORCE/C1"][0] is Outcome.FAILED
+    assert outcomes["brand SALESFORCE/B1"] == (
+        Outcome.SKIPPED,
+        "depends on client SALESFORCE/C1, which failed",
+    )
+    assert outcomes["product SALESFORCE/P1"] == (
+        Outcome.SKIPPED,
+        "depends on client SALESFORCE/C1, which failed",
+    )
+    assert outcomes["brand SALESFORCE/B2"][0] is Outcome.CREATED
+    assert sorted(str(r.key) for r in records) == ["brand SALESFORCE/B2", "client SALESFORCE/C2"]
+
+
+def test_failed_update_does_not_block_creates_of_dependants() -> None:
+    cor = FakeCor(reject={"C1": RequestRejectedError("PUT: 400", status=400)})
+    cor.ids["C1"] = 7
+    state = state_of(recorded("client", SF, "C1", 7, name="Old name"))
+    results, records = run(desired_of(ACME, BRAND), state, cor)
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.CREATED]
+    assert [str(r.key) for r in records] == ["brand SALESFORCE/B1"]
+
+
+def test_update_sends_only_changed_fields_and_keeps_cor_id() -> None:
+    cor = FakeCor()
+    cor.ids["C1"] = 7
+    state = state_of(recorded("client", SF, "C1", 7, name="Old", phone="1", website="w"))
+    desired = desired_of(declared("client", SF, "C1", name="New", phone="1"))
+    results, records = run(desired, state, cor)
+    assert cor.calls == [
+        ApiCall(
+            "PUT",
+            "/v2/integrations/clients/C1",
+            {"metadata": {"source": SF}, "name": "New", "website": None},
+        ),
+    ]
+    assert results[0].outcome is Outcome.UPDATED
+    assert records == [Record(ACME.key, 7, {"name": "New", "phone": "1"})]
+
+
+def test_duplicate_on_create_adopts_the_existing_record() -> None:
+    cor = FakeCor()
+    cor.ids["C1"] = 4242  # created earlier, but the answer never reached us
+    results, records = run(desired_of(ACME), {}, cor)
+    assert [c.method for c in cor.calls] == ["POST", "PUT"]
+    assert cor.calls[1].body == {"metadata": {"source": SF}, "name": "Acme"}
+    assert results[0].outcome is Outcome.ADOPTED
+    assert records == [Record(ACME.key, 4242, {"name": "Acme"})]
+
+
+def test_skip_names_a_skipped_dependency() -> None:
+    lone_brand = declared("brand", SF, "B1", name="Premium", client_id="C1")
+    state = state_of()
+    cor = FakeCor(reject={"C1": RequestRejectedError("POST: 400", status=400)})
+    plan_desired = desired_of(
+        ACME,
+        lone_brand,
+        declared("product", SF, "P9", name="x", client_id="C2", brand_id="B1"),
+        OTHER,
+    )
+    results, _ = run(plan_desired, state, cor)
+    reasons = {str(r.change.key): r.reason for r in results}
+    assert reasons["product SALESFORCE/P9"] == "depends on brand SALESFORCE/B1, which was skipped"
+
+
+def test_external_ids_are_escaped_in_paths() -> None:
+    cor = FakeCor()
+    cor.ids["A/B C"] = 1
+    state = state_of(recorded("client", SF, "A/B C", 1, name="x"))
+    run(desired_of(declared("client", SF, "A/B C", name="y")), state, cor)
+    assert cor.calls[0].path == "/v2/integrations/clients/A%2FB%20C"
+
+
+def test_replacement_is_refused_before_any_request() -> None:
+    cor = FakeCor()
+    state = state_of(recorded("brand", SF, "B1", 9, name="Premium", client_id="C2"))
+    with pytest.raises(ApplyRefusedError, match="brand SALESFORCE/B1"):
+        run(desired_of(ACME, BRAND), state, cor)
+    assert cor.calls == []
+
+
+def test_interrupt_stops_and_reports_what_remains() -> None:
+    cor = FakeCor()
+    sent: list[ApiCall] = []
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        if len(sent) == 1:
+            raise KeyboardInterrupt
+        sent.append(call)
+        return cor.send(call)
+
+    records: list[Record] = []
+    plan = build_plan(desired_of(ACME, BRAND, PRODUCT), {})
+    report = apply_plan(plan, send, records.append, lambda _r: None)
+    assert report.interrupted
+    assert [str(c.key) for c in report.remaining] == [
+        "brand SALESFORCE/B1",
+        "product SALESFORCE/P1",
+    ]
+    assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
+    assert not report.ok
+
+
+def test_authentication_failure_stops_the_run() -> None:
+    cor = FakeCor(reject={"C2": AuthError("POST /v2/integrations/clients: 401: token refused")})
+    records: list[Record] = []
+    plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
+    report = apply_plan(plan, cor.send, records.append, lambda _r: None)
+    assert report.stopped_by == "POST /v2/integrations/clients: 401: token refused"
+    assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C2", "brand SALESFORCE/B1"]
+    assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
+    assert len(cor.calls) == 2
+    assert not report.ok
