@@ -105,4 +105,3 @@ def update_fields(change: Change) -> dict[str, str | None]:
     """What a PUT must send for an update: the changed updatable fields; None clears one."""
     updatable = SPECS[change.key.kind].updatable
     return {d.field: d.after for d in change.diffs if d.field in updatable}
-

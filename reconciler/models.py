@@ -1,0 +1,269 @@
+"""Pydantic v2 models of one manifest file: the boundary between YAML and the core.
+
+Pure module: imports pydantic and reconciler.resources, never yaml. `reconciler.load` walks the
+YAML node tree, hands plain values to `ManifestFile.model_validate` and maps each error back to a
+file:line:col. `ManifestFile.model_json_schema()` is the JSON Schema of the manifest format.
+
+Every field value is a non-empty string (strict: no number, boolean or date is coerced). An
+optional field is either absent or a non-empty string; `None` is never a valid value.
+
+The second half words the problems of a file that does not fit the models, from what YAML read
+(`Written`: a resolved tag and the text as written), so that load.py only locates them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, NamedTuple, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from reconciler.resources import Kind
+
+# Must equal resources.SOURCES (a test checks); a Literal so that the JSON Schema lists them.
+Source = Literal[
+    "JIRA",
+    "SALESFORCE",
+    "ADVERTMIND",
+    "QUICKBOOKS",
+    "ZAPIER",
+    "OKTA",
+    "MICROSOFT_DYNAMICS",
+    "GITHUB",
+    "MICROSOFT_TEAMS",
+    "VBS",
+    "SAP",
+    "GLOBANT",
+]
+
+Text = Annotated[str, Field(min_length=1)]
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    # An optional field is absent or a string; `"default": null` would suggest null is allowed.
+    schema.pop("default", None)
+
+
+def _optional(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra=_drop_default)
+
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True)
+_ID_DOC = (
+    "The entity's external id: yours, unique per kind and source, a string (quote digits: "
+    '"00123"). It never changes; a new id means a new entity.'
+)
+_CLIENT_REF_DOC = "External id of a client declared (in any file) with the same source."
+
+
+class _Entry(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    id: Text = Field(description=_ID_DOC)
+    name: Text = Field(description="Display name in COR.")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_none(cls, value: object) -> object:
+        if value is None:
+            raise PydanticCustomError("empty_value", "give a value or remove the field")
+        return value
+
+
+class ClientEntry(_Entry):
+    """A client (an account of the agency): POST /v2/integrations/clients."""
+
+    business_name: Text | SkipJsonSchema[None] = _optional("Legal or business name.")
+    email_contact: Text | SkipJsonSchema[None] = _optional("Contact e-mail address.")
+    name_contact: Text | SkipJsonSchema[None] = _optional("Contact's first name.")
+    last_name_contact: Text | SkipJsonSchema[None] = _optional("Contact's last name.")
+    phone: Text | SkipJsonSchema[None] = _optional("Contact phone number.")
+    website: Text | SkipJsonSchema[None] = _optional("Website URL.")
+    description: Text | SkipJsonSchema[None] = _optional("Free text about the client.")
+
+
+class BrandEntry(_Entry):
+    """A brand of a client: POST /v2/integrations/brands. A brand cannot move to another client."""
+
+    client_id: Text = Field(description=_CLIENT_REF_DOC)
+
+
+class ProductEntry(_Entry):
+    """A product of a client's brand: POST /v2/integrations/products."""
+
+    client_id: Text = Field(description=_CLIENT_REF_DOC + " Must be the brand's client.")
+    brand_id: Text = Field(
+        description="External id of a brand declared (in any file) with the same source."
+    )
+    description: Text | SkipJsonSchema[None] = _optional("Free text about the product.")
+
+
+class ManifestFile(BaseModel):
+    """One manifest file: the source its entities belong to, and the entities it declares."""
+
+    model_config = _MODEL_CONFIG
+
+    source: Source = Field(
+        description="The integration source (exact spelling); identity is (kind, source, id)."
+    )
+    clients: list[ClientEntry] = Field(default_factory=list, description="Clients to declare.")
+    brands: list[BrandEntry] = Field(default_factory=list, description="Brands to declare.")
+    products: list[ProductEntry] = Field(default_factory=list, description="Products to declare.")
+
+
+ENTRY_MODELS: Mapping[Kind, type[BaseModel]] = {
+    Kind.CLIENT: ClientEntry,
+    Kind.BRAND: BrandEntry,
+    Kind.PRODUCT: ProductEntry,
+}
+SECTIONS: Mapping[str, Kind] = {kind.plural: kind for kind in ENTRY_MODELS}
+
+
+# --- Explaining a file that does not fit the models (load.py maps each error to its node) ---
+
+_CORE = "tag:yaml.org,2002:"
+_READ_AS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "null": "null (no value)",
+    "timestamp": "a date",
+    "binary": "binary data",
+    "seq": "a list",
+    "map": "a mapping",
+}
+_SOURCES_TEXT = ", ".join(get_args(Source))
+
+
+class Written(NamedTuple):
+    """A YAML value as written: its resolved tag and, for a scalar, its text (None otherwise)."""
+
+    tag: str
+    text: str | None
+
+
+def _read_as(value: Written) -> str:
+    if value.tag == _CORE + "timestamp" and value.text is not None and len(value.text) > 10:
+        return "a timestamp"
+    return _READ_AS.get(value.tag.removeprefix(_CORE), f"a value tagged {value.tag}")
+
+
+def describe(value: Written) -> str:
+    """What YAML read: `an integer 00123`, `a list`, `a string "x"`."""
+    if value.text is None or value.tag == _CORE + "null":
+        return _read_as(value)
+    if value.tag == _CORE + "str":
+        return f"a string {json.dumps(value.text, ensure_ascii=False)}"
+    return f"{_read_as(value)} {value.text}"
+
+
+def _closest(wanted: str, choices: Sequence[str]) -> str:
+    match = difflib.get_close_matches(wanted, choices, n=1)
+    return f'did you mean "{match[0]}"? ' if match else ""
+
+
+SECOND_DOCUMENT = (
+    "a manifest file holds one YAML document; this `---` starts a second: split the file"
+)
+RECURSIVE_ALIAS = "this YAML alias refers to itself (a recursive alias); write the value out"
+COMPLEX_KEY = "a key must be a plain name, not a list or mapping"
+MERGE_KEY = "merge keys (<<) are not supported: write the fields out in full"
+MISSING_SOURCE = (
+    "missing `source:`: a file that declares clients, brands or products must name their "
+    f"source, one of: {_SOURCES_TEXT}"
+)
+
+
+def expansion_refused(limit: int) -> str:
+    return (
+        f"YAML aliases here would expand the document past {limit:,} nodes; refused "
+        "(write the values out, or use fewer aliases)"
+    )
+
+
+def duplicate_key(key: str, first_line: int) -> str:
+    return (
+        f'duplicate key "{key}" (first at line {first_line}); YAML would silently keep only '
+        "the last one: remove one of them"
+    )
+
+
+def top_level_not_mapping(value: Written) -> str:
+    return (
+        f"the file must be a mapping with `source:` and lists `clients:`, `brands:`, "
+        f"`products:`; found {describe(value)}"
+    )
+
+
+def unknown_top_level(key: str) -> str:
+    keys = tuple(ManifestFile.model_fields)
+    return f'unknown top-level key "{key}"; {_closest(key, keys)}valid keys: {", ".join(keys)}'
+
+
+def top_level_value(key: str, value: Written) -> str:
+    """`source` is not a valid source, or a section is not a list."""
+    if key == "source":
+        return _source_message(value)
+    if value.tag == _CORE + "null":
+        return f"{key} is empty: list entries under it, write `{key}: []` or remove the key"
+    return f"{key} must be a list of entries (each starting with `- `); found {describe(value)}"
+
+
+def _source_message(value: Written) -> str:
+    if value.tag == _CORE + "null" or value.text == "":
+        return f"source is empty: name one of: {_SOURCES_TEXT}"
+    if value.tag != _CORE + "str" or value.text is None:
+        return f"source must be one of: {_SOURCES_TEXT}; found {describe(value)}"
+    suggestion = _closest(value.text.upper(), get_args(Source))
+    return (
+        f'unknown source "{value.text}"; {suggestion}valid sources (exact spelling): '
+        f"{_SOURCES_TEXT}"
+    )
+
+
+def entry_not_mapping(section: str, value: Written) -> str:
+    return (
+        f"each entry of {section} must be a mapping of fields (`- id: ...` then `name: ...`); "
+        f"found {describe(value)}"
+    )
+
+
+def missing_field(kind: Kind, name: str) -> str:
+    return f'this {kind.value} has no "{name}", a required field: add `{name}: ...`'
+
+
+def unknown_field(kind: Kind, name: str) -> str:
+    fields = tuple(ENTRY_MODELS[kind].model_fields)
+    return (
+        f'unknown field "{name}" in a {kind.value}; {_closest(name, fields)}'
+        f"valid fields: {', '.join(fields)}"
+    )
+
+
+def field_value(kind: Kind, name: str, value: Written) -> str:
+    """A field value that is not a non-empty string."""
+    required = ENTRY_MODELS[kind].model_fields[name].is_required()
+    fix = "give it a value" if required else "give a value or remove the field"
+    if value.text == "" or (value.tag == _CORE + "null" and value.text == "~"):
+        return f"{name} is empty: {fix}"
+    if value.tag == _CORE + "null":
+        return (
+            f'{name}: {value.text} was read as null (no value): {fix} (or quote it: "{value.text}")'
+        )
+    if value.text is None:
+        return f"{name} must be one string; found {describe(value)}"
+    if not value.tag.startswith(_CORE):
+        return f"{name}: the tag {value.tag} is not supported; write a plain string"
+    if name == "id":
+        why = "external ids are strings"
+    elif name.endswith("_id"):
+        why = "references are external ids, which are strings"
+    else:
+        why = "field values are strings"
+    quoted = json.dumps(value.text, ensure_ascii=False)
+    return f"{name}: {value.text} was read as {_read_as(value)}; {why}: quote it: {name}: {quoted}"
