@@ -1,0 +1,239 @@
+"""The write-ahead journal beside the state file: its format, reader, replay and writer.
+
+Imperative shell, used only by `reconciler/state.py` (docs/state.md describes the format).
+`apply` records each result here (one fsynced line, O(1)); `state.py` compacts the journal into
+the state file. Imports the standard library, pydantic and reconciler's shared vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from reconciler.errors import StateError
+from reconciler.files import (
+    DuplicateKeyError,
+    file_mode,
+    fsync_dir,
+    loads_strictly,
+    os_errors,
+    remove_quietly,
+    write_all,
+    write_temp,
+)
+from reconciler.resources import Kind, Record, ResourceKey
+
+JOURNAL_VERSION = 1
+Name = Annotated[StrictStr, Field(min_length=1)]
+Serial = Annotated[StrictInt, Field(ge=0)]
+Change: TypeAlias = "Record | ResourceKey"  # a put, or a forget of that key
+Before: TypeAlias = "dict[ResourceKey, Record | None]"  # each touched key's value before
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyFields(Frozen):
+    kind: Kind
+    source: Name
+    id: Name
+
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.kind, self.source, self.id)
+
+
+class RecordFields(KeyFields):
+    cor_id: StrictInt
+    attributes: dict[StrictStr, StrictStr]
+
+    def record(self) -> Record:
+        return Record(self.key(), self.cor_id, MappingProxyType(self.attributes))
+
+
+class Header(Frozen):
+    journal: Literal[1]
+    lineage: Name
+    serial: Serial
+
+
+class PutLine(RecordFields):
+    op: Literal["put"]
+
+
+class ForgetLine(KeyFields):
+    op: Literal["forget"]
+
+
+_UNPARSABLE = object()
+_LINES = TypeAdapter(list[Annotated[PutLine | ForgetLine, Field(discriminator="op")]])
+
+
+@dataclass(frozen=True)
+class Journal:
+    header: Header | None  # None: the journal is empty (or only a torn header)
+    changes: tuple[Change, ...]
+
+
+def describe(exc: PydanticValidationError, offset: int = 0, unit: str = "") -> str:
+    """A short account of pydantic's errors; with `unit`, list indexes + `offset` are lines."""
+    problems = []
+    for error in exc.errors()[:5]:
+        where = _where(error["loc"], offset, unit)
+        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _where(loc: tuple[int | str, ...], offset: int, unit: str) -> str:
+    if unit and loc and isinstance(loc[0], int):
+        rest = ".".join(map(str, loc[1:]))
+        return f"{unit} {loc[0] + offset}" + (f": {rest}" if rest else "")
+    return ".".join(map(str, loc))
+
+
+def read_journal(path: Path) -> Journal | None:
+    """The journal at `path`, or None if there is none. A torn last line is ignored."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read the journal {path}: {exc}") from exc
+    lines = data.split(b"\n")
+    torn = lines.pop()  # what follows the last newline: nothing, or an append cut by a crash
+    parsed = [_parse_line(path, number, line) for number, line in enumerate(lines, 1)]
+    if not torn and parsed and parsed[-1] is _UNPARSABLE:
+        parsed.pop()  # a last line that is not JSON is torn too (e.g. zeros after a crash)
+    if not parsed:
+        return Journal(None, ())
+    if any(item is _UNPARSABLE for item in parsed):
+        number = next(n for n, item in enumerate(parsed, 1) if item is _UNPARSABLE)
+        raise StateError(f"{path} line {number} is not valid JSON; the journal is corrupt")
+    return Journal(_header(path, parsed[0]), _changes(path, parsed[1:]))
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> Any:
+    try:
+        return loads_strictly(line.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _UNPARSABLE
+    except DuplicateKeyError as exc:
+        raise StateError(f"{path} line {number} is corrupt: {exc}") from exc
+
+
+def _header(path: Path, raw: Any) -> Header:
+    try:
+        return Header.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise StateError(f"{path} line 1 is not a journal header: {describe(exc)}") from exc
+
+
+def _changes(path: Path, raw: list[Any]) -> tuple[Change, ...]:
+    try:
+        lines = _LINES.validate_python(raw)
+    except PydanticValidationError as exc:
+        raise StateError(f"{path} is corrupt: {describe(exc, 2, 'line')}") from exc
+    return tuple(line.record() if isinstance(line, PutLine) else line.key() for line in lines)
+
+
+def apply_change(records: dict[ResourceKey, Record], before: Before, change: Change) -> None:
+    """Put or forget one record, remembering the key's first value in `before`."""
+    key = change.key if isinstance(change, Record) else change
+    before.setdefault(key, records.get(key))
+    if isinstance(change, Record):
+        records[key] = change
+    else:
+        records.pop(key, None)
+
+
+def net_changed(records: dict[ResourceKey, Record], before: Before) -> bool:
+    """Whether the changes, taken together, left any record different."""
+    return any(records.get(key) != value for key, value in before.items())
+
+
+def replay(changes: Iterable[Change], records: dict[ResourceKey, Record]) -> bool:
+    """Apply `changes` to `records` in place; True if the records are different afterwards."""
+    before: Before = {}
+    for change in changes:
+        apply_change(records, before, change)
+    return net_changed(records, before)
+
+
+def header_line(lineage: str, serial: int) -> bytes:
+    return _line({"journal": JOURNAL_VERSION, "lineage": lineage, "serial": serial})
+
+
+def put_line(record: Record) -> bytes:
+    """The journal line for `record`, checked so that it always reads back."""
+    key = record.key
+    fields: dict[str, Any] = {"op": "put", "kind": key.kind, "source": key.source, "id": key.id}
+    fields |= {"cor_id": record.cor_id, "attributes": dict(record.attributes)}
+    try:
+        PutLine.model_validate(fields)
+        return _line({**fields, "kind": key.kind.value})
+    except PydanticValidationError as exc:
+        raise StateError(f"cannot record {key}: {describe(exc)}") from exc
+    except UnicodeEncodeError as exc:  # a lone surrogate: not writable as UTF-8
+        raise StateError(f"cannot record {key}: {exc.reason}") from exc
+
+
+def forget_line(key: ResourceKey) -> bytes:
+    return _line({"op": "forget", "kind": key.kind.value, "source": key.source, "id": key.id})
+
+
+def _line(fields: dict[str, Any]) -> bytes:
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8") + b"\n"
+
+
+class JournalWriter:
+    """An open journal that lines are appended to, each flushed and fsynced before returning."""
+
+    def __init__(self, path: Path, fd: int, size: int) -> None:
+        self.path = path
+        self._fd = fd
+        self._size = size  # bytes known to hold whole lines
+        self._broken = False
+
+    @classmethod
+    def create(cls, path: Path, lineage: str, serial: int) -> JournalWriter:
+        """Create the journal atomically, header included, so it never exists half-made."""
+        header = header_line(lineage, serial)
+        with os_errors(f"create the journal {path}"):
+            fd, tmp = write_temp(path, header, file_mode(path), keep_open=True)
+            try:
+                os.replace(tmp, path)
+                fsync_dir(path.parent)
+            except BaseException:
+                os.close(fd)
+                remove_quietly(tmp)
+                raise
+        return cls(path, fd, len(header))
+
+    def append(self, line: bytes) -> None:
+        if self._broken:
+            raise StateError(f"the journal {self.path} is unusable after an earlier write failed")
+        try:
+            write_all(self._fd, line)
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = True
+            with suppress(OSError):  # cut back a partial line: nothing may follow a torn one
+                os.ftruncate(self._fd, self._size)
+            raise StateError(f"cannot append to the journal {self.path}: {exc}") from exc
+        self._size += len(line)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
