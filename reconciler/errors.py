@@ -7,6 +7,7 @@ Pure module: imports nothing but the standard library.
     │   ├── ManifestError                    manifests failed validation (carries every Problem)
     │   ├── StateError                       state file corrupt, truncated or unknown version
     │   └── UsageError                       a bad option or environment variable
+    ├── StateWriteError             exit 1   the state, its journal or lock could not be written
     ├── RefusedError                exit 4   refused on purpose (lock held, stale plan, unsafe)
     ├── ApplyRefusedError           exit 1   the plan holds a change the API cannot make
     └── ApiError                    exit 1   COR answered with an error or not at all
@@ -78,6 +79,10 @@ class StateError(InputError):
 
 class UsageError(InputError):
     pass
+
+
+class StateWriteError(ReconcileError):
+    """An I/O failure writing the state (disk full, permissions): not the user's input."""
 
 
 class RefusedError(ReconcileError):

@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import StateError
+from reconciler.errors import StateWriteError
 
 
 class DuplicateKeyError(Exception):
@@ -57,11 +57,11 @@ def no_gc() -> Iterator[None]:
 
 @contextmanager
 def os_errors(action: str) -> Iterator[None]:
-    """Turn an OSError into a StateError saying what could not be done."""
+    """Turn an OSError into a StateWriteError saying what could not be done."""
     try:
         yield
     except OSError as exc:
-        raise StateError(f"cannot {action}: {exc}") from exc
+        raise StateWriteError(f"cannot {action}: {exc}") from exc
 
 
 def write_temp(path: Path, data: bytes, mode: int, keep_open: bool = False) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, StateWriteError
 from reconciler.files import (
     DuplicateKeyError,
     file_mode,
@@ -222,7 +222,9 @@ class JournalWriter:
 
     def append(self, line: bytes) -> None:
         if self._broken:
-            raise StateError(f"the journal {self.path} is unusable after an earlier write failed")
+            raise StateWriteError(
+                f"the journal {self.path} is unusable after an earlier write failed"
+            )
         try:
             write_all(self._fd, line)
             os.fsync(self._fd)
@@ -230,7 +232,7 @@ class JournalWriter:
             self._broken = True
             with suppress(OSError):  # cut back a partial line: nothing may follow a torn one
                 os.ftruncate(self._fd, self._size)
-            raise StateError(f"cannot append to the journal {self.path}: {exc}") from exc
+            raise StateWriteError(f"cannot append to the journal {self.path}: {exc}") from exc
         self._size += len(line)
 
     def close(self) -> None:

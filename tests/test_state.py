@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler import journal
-from reconciler.errors import RefusedError, StateError
+from reconciler.errors import RefusedError, StateError, StateWriteError
 from reconciler.resources import Kind, Record, ResourceKey
 from reconciler.state import FORMAT_VERSION, State, StateStore, load_state
 from tests.builders import key, recorded
@@ -395,7 +395,7 @@ def test_a_failed_write_leaves_the_old_state_and_the_journal(
     store = StateStore.open(path)
     store.record(BRAND)
     fail_on(monkeypatch, name, when)
-    with pytest.raises(StateError, match="cannot write the state file"):
+    with pytest.raises(StateWriteError, match="cannot write the state file"):
         store.close()
     monkeypatch.undo()
     assert path.read_bytes() == old_bytes
@@ -413,10 +413,10 @@ def test_a_failed_journal_append_keeps_the_record_for_close(
     with StateStore.open(path) as store:
         store.record(ACME)
         fail_on(monkeypatch, "fsync", lambda fd: True)
-        with pytest.raises(StateError, match="cannot append"):
+        with pytest.raises(StateWriteError, match="cannot append"):
             store.record(BRAND)
         monkeypatch.undo()
-        with pytest.raises(StateError, match="unusable"):
+        with pytest.raises(StateWriteError, match="unusable"):
             store.record(PRODUCT)
         assert len(journal_of(path).read_bytes().splitlines()) == 2  # the failed line cut back
     assert as_dict(load_state(path)) == {ACME.key: ACME, BRAND.key: BRAND, PRODUCT.key: PRODUCT}
