@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import StateWriteError
+from reconciler.errors import StateError, StateWriteError
 
 
 class DuplicateKeyError(Exception):
@@ -53,6 +53,16 @@ def no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def read_if_exists(path: Path, what: str) -> bytes | None:
+    """The bytes of `path`, None if it does not exist; StateError if it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read {what} {path}: {exc}") from exc
 
 
 @contextmanager

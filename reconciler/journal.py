@@ -26,6 +26,7 @@ from reconciler.files import (
     fsync_dir,
     loads_strictly,
     os_errors,
+    read_if_exists,
     remove_quietly,
     write_all,
     write_temp,
@@ -103,12 +104,9 @@ def _where(loc: tuple[int | str, ...], offset: int, unit: str) -> str:
 
 def read_journal(path: Path) -> Journal | None:
     """The journal at `path`, or None if there is none. A torn last line is ignored."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_if_exists(path, "the journal")
+    if data is None:
         return None
-    except OSError as exc:
-        raise StateError(f"cannot read the journal {path}: {exc}") from exc
     lines = data.split(b"\n")
     torn = lines.pop()  # what follows the last newline: nothing, or an append cut by a crash
     parsed = [_parse_line(path, number, line) for number, line in enumerate(lines, 1)]

@@ -16,29 +16,13 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, NamedTuple, get_args
+from typing import Annotated, Any, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from reconciler.resources import Kind
-
-# Must equal resources.SOURCES (a test checks); a Literal so that the JSON Schema lists them.
-Source = Literal[
-    "JIRA",
-    "SALESFORCE",
-    "ADVERTMIND",
-    "QUICKBOOKS",
-    "ZAPIER",
-    "OKTA",
-    "MICROSOFT_DYNAMICS",
-    "GITHUB",
-    "MICROSOFT_TEAMS",
-    "VBS",
-    "SAP",
-    "GLOBANT",
-]
+from reconciler.resources import Kind, Source
 
 Text = Annotated[str, Field(min_length=1)]
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from reconciler.errors import Location
 
-SOURCES: tuple[str, ...] = (
+# COR's valid sources, exact spelling. A Literal, so that the manifest JSON Schema lists them.
+Source = Literal[
     "JIRA",
     "SALESFORCE",
     "ADVERTMIND",
@@ -25,7 +26,8 @@ SOURCES: tuple[str, ...] = (
     "VBS",
     "SAP",
     "GLOBANT",
-)
+]
+SOURCES: tuple[str, ...] = get_args(Source)
 
 
 class Kind(str, Enum):

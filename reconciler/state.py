@@ -115,12 +115,9 @@ def _mismatch(path: Path, header: journal.Header, state: State) -> StateError:
 
 
 def _read_state_file(path: Path) -> State | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = files.read_if_exists(path, "the state file")
+    if data is None:
         return None
-    except OSError as exc:
-        raise StateError(f"cannot read the state file {path}: {exc}") from exc
     document = _parse(path, data)
     try:
         model = _StateFile.model_validate(document)

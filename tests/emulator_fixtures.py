@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
+from tests.conformance import CASE_BY_NAME
+
 TOKEN = "demo-token"
 C, B, P = "/v2/integrations/clients", "/v2/integrations/brands", "/v2/integrations/products"
 
-# cor-examples.json (../shared/), its Integrations API cases verbatim: the conformance suite.
-DOCUMENTED_CASES: list[dict[str, Any]] = json.loads(
-    """[
-{"name": "create client", "method": "POST", "path": "/v2/integrations/clients",
- "request": {"metadata": {"source": "SALESFORCE"}, "id": "SF-ACC-67890", "name": "Acme Corporation", "business_name": "Acme Corporation LLC", "email_contact": "contact@acme.com", "name_contact": "Jane", "last_name_contact": "Smith", "phone": "+1 555-0100", "website": "https://acme.com", "description": "Enterprise software solutions provider"},
- "response": {"id": 25855, "name": "Acme Corporation", "business_name": "Acme Corporation LLC", "email_contact": "contact@acme.com", "name_contact": "Jane", "last_name_contact": "Smith", "phone": "+1 555-0100", "website": "https://acme.com", "description": "Enterprise software solutions provider", "company_id": 1234, "created_at": "2025-01-10T14:30:00Z", "updated_at": "2025-01-10T14:30:00Z"}},
-{"name": "update client", "method": "PUT", "path": "/v2/integrations/clients/SF-ACC-67890",
- "request": {"metadata": {"source": "SALESFORCE"}, "name": "Acme Corp (Updated)", "phone": "+1 555-0200", "website": "https://www.acmecorp.com"},
- "response": {"id": 25855, "name": "Acme Corp (Updated)", "business_name": "Acme Corporation LLC", "email_contact": "contact@acme.com", "name_contact": "Jane", "last_name_contact": "Smith", "phone": "+1 555-0200", "website": "https://www.acmecorp.com", "description": "Enterprise software solutions provider", "company_id": 1234, "created_at": "2025-01-10T14:30:00Z", "updated_at": "2025-01-15T10:00:00Z"}},
-{"name": "delete client", "method": "DELETE", "path": "/v2/integrations/clients/SF-ACC-67890",
- "request": {"metadata": {"source": "SALESFORCE"}},
- "response": {"message": "Client deleted successfully", "external_id": "SF-ACC-67890", "cor_id": 25855}},
-{"name": "create brand", "method": "POST", "path": "/v2/integrations/brands",
- "request": {"metadata": {"source": "SALESFORCE"}, "id": "SF-BRAND-12345", "name": "Acme Premium", "client_id": "SF-ACC-67890"},
- "response": {"id": 3001, "name": "Acme Premium", "client_id": 25855, "company_id": 1234, "user_id": 8546, "created_at": "2025-01-10T14:30:00Z", "updated_at": "2025-01-10T14:30:00Z"}},
-{"name": "update brand", "method": "PUT", "path": "/v2/integrations/brands/SF-BRAND-12345",
- "request": {"metadata": {"source": "SALESFORCE"}, "name": "Acme Premium Plus"},
- "response": {"id": 3001, "name": "Acme Premium Plus", "client_id": 25855, "company_id": 1234, "user_id": 8546, "created_at": "2025-01-10T14:30:00Z", "updated_at": "2025-01-15T10:00:00Z"}},
-{"name": "delete brand", "method": "DELETE", "path": "/v2/integrations/brands/SF-BRAND-12345",
- "request": {"metadata": {"source": "SALESFORCE"}},
- "response": {"message": "Brand deleted successfully", "external_id": "SF-BRAND-12345", "cor_id": 3001}},
-{"name": "create product", "method": "POST", "path": "/v2/integrations/products",
- "request": {"metadata": {"source": "MICROSOFT_DYNAMICS"}, "id": "EXT-PROD-12345", "name": "Premium Product", "client_id": "EXT-CLIENT-67890", "brand_id": "EXT-BRAND-11111", "description": "Premium product description"},
- "response": {"id": 52188, "name": "Premium Product", "client_id": 58294, "brand_id": 52187, "company_id": 2336, "user_id": 48429, "created_at": "2025-12-09T15:22:28Z", "updated_at": "2025-12-09T15:22:28Z"}},
-{"name": "update product", "method": "PUT", "path": "/v2/integrations/products/EXT-PROD-12345",
- "request": {"metadata": {"source": "MICROSOFT_DYNAMICS"}, "name": "Updated Premium Product", "description": "Updated product description"},
- "response": {"id": 52188, "name": "Updated Premium Product", "description": "Updated product description", "client_id": 58294, "brand_id": 52187, "company_id": 2336, "user_id": 48429, "created_at": "2025-12-09T15:22:28Z", "updated_at": "2025-12-09T15:45:00Z"}},
-{"name": "delete product (soft delete)", "method": "DELETE", "path": "/v2/integrations/products/EXT-PROD-12345",
- "request": {"metadata": {"source": "MICROSOFT_DYNAMICS"}},
- "response": {"message": "Entity deleted successfully"}}
-]"""  # noqa: E501 - kept verbatim, one documented example per line
-)
-CASE_BY_NAME = {case["name"]: case for case in DOCUMENTED_CASES}
 # What must exist before each documented case can run (the documentation assumes it).
 MD = {"metadata": {"source": "MICROSOFT_DYNAMICS"}}
 MD_CLIENT = ("clients", {**MD, "id": "EXT-CLIENT-67890", "name": "Contoso"})

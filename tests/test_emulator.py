@@ -26,9 +26,9 @@ from reconciler.emulator import EmulatorConfig, EmulatorServer, serve
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.auth import Credentials
 from reconciler.emulator.messages import Request
+from tests.conformance import DOCUMENTED_CASES
 from tests.emulator_fixtures import (
     COR_ID_KEYS,
-    DOCUMENTED_CASES,
     ERRORS,
     PREREQUISITES,
     STATUS_AND_CODE,
