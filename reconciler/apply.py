@@ -3,7 +3,8 @@
 Orchestration: it calls `send` (the client) and `record` (the state store) that the CLI
 injects, so it is tested with the emulator or any fake sender. Creates go in the plan's order
 (clients, brands, products); a failed create makes its dependants skipped, while independent
-records go on; an authentication failure stops the run (every later request would fail too).
+records go on. An authentication failure, or COR still unreachable after the client's retries,
+stops the run: every later request would fail too, and a re-run picks up where it stopped.
 A create answered "duplicate external id" means an earlier create succeeded without us seeing
 the answer: the record is adopted (PUT of the declared fields, COR id from the answer) instead
 of failing, so there is never a second entity nor a lost mapping.
@@ -22,6 +23,7 @@ from reconciler.errors import (
     AuthError,
     DuplicateError,
     NotFoundError,
+    TransientError,
 )
 from reconciler.plan import Action, Change, Plan, update_fields
 from reconciler.resources import SPECS, Record, ResourceKey
@@ -48,24 +50,33 @@ def apply_plan(
     send: Send,
     record: Callable[[Record], None],
     report: Callable[[Result], None],
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ApplyReport:
-    """Apply every change in order; `record` is called for each success before the next."""
+    """Apply every change in order; `record` is called for each success before the next.
+
+    `should_stop` is asked before each change (a signal asked to stop: the requests in
+    flight finish first). A KeyboardInterrupt abandons the change in flight: if it was a
+    create that COR carried out, the next run meets the duplicate and adopts it.
+    """
     check_applicable(plan)
     results: list[Result] = []
     blocked: dict[ResourceKey, str] = {}  # records that do not exist: their create went wrong
     for index, change in enumerate(plan.changes):
+        if should_stop():
+            return ApplyReport(tuple(results), plan.changes[index:], interrupted=True)
         try:
             result = _run_one(change, send, blocked)
+            if result.cor_id is not None:
+                record(Record(change.key, result.cor_id, change.attributes))
+            elif change.action is Action.CREATE:
+                blocked[change.key] = result.outcome.value
+            results.append(result)
+            report(result)
         except KeyboardInterrupt:
-            return ApplyReport(tuple(results), plan.changes[index:], interrupted=True)
-        except AuthError as error:  # every later request would fail the same way: stop
+            done = index + 1 if results and results[-1].change is change else index
+            return ApplyReport(tuple(results), plan.changes[done:], interrupted=True)
+        except (AuthError, TransientError) as error:  # later requests would fail alike: stop
             return ApplyReport(tuple(results), plan.changes[index:], stopped_by=str(error))
-        if result.cor_id is not None:
-            record(Record(change.key, result.cor_id, change.attributes))
-        elif change.action is Action.CREATE:
-            blocked[change.key] = result.outcome.value
-        results.append(result)
-        report(result)
     return ApplyReport(tuple(results))
 
 
@@ -78,7 +89,7 @@ def _run_one(change: Change, send: Send, blocked: Mapping[ResourceKey, str]) -> 
         if change.action is Action.CREATE:
             return _create(change, send)
         return _update(change, send)
-    except AuthError:
+    except (AuthError, TransientError):
         raise
     except ApiError as error:
         return Result(change, Outcome.FAILED, reason=_explain(change, error))

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -167,13 +167,14 @@ def _run_apply(
         CorClient(
             api_url=api_url, auth_url=auth_url, credentials=credentials, timeout=timeout, log=log
         ) as client,
-        _SigtermAsInterrupt(),
+        _StopOnSignal() as stop,
     ):
         report = apply_plan(
             the_plan,
             client.send,
             store.record,
             lambda result: click.echo(render_result(result, color=color), nl=False),
+            should_stop=lambda: stop.requested,
         )
     click.echo(render_apply_summary(report), nl=False)
     if report.stopped_by:
@@ -236,18 +237,35 @@ def _stderr_log(message: str) -> None:
     click.echo(message, err=True)
 
 
-class _SigtermAsInterrupt:
-    """SIGTERM behaves like Ctrl-C during apply, so a cancelled CI job records what it did."""
+class _StopOnSignal:
+    """During apply, the first SIGINT or SIGTERM asks for a clean stop: the request in flight
+    finishes and is recorded, nothing new starts. A second one abandons the request in flight
+    (a create it carried out is adopted by the next run)."""
 
-    def __enter__(self) -> None:
-        self._previous = signal.signal(signal.SIGTERM, self._raise)
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo(
+            f"\n{signal.Signals(signum).name}: stopping after the request in flight "
+            "(send it again to abandon that request)",
+            err=True,
+        )
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -256,6 +274,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):
+        if "--debug" in args:
+            traceback.print_exc()
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as error:

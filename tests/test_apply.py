@@ -16,6 +16,7 @@ from reconciler.errors import (
     AuthError,
     DuplicateError,
     RequestRejectedError,
+    TransientError,
 )
 from reconciler.plan import build_plan
 from reconciler.resources import Record
@@ -190,13 +191,42 @@ def test_interrupt_stops_and_reports_what_remains() -> None:
     assert not report.ok
 
 
-def test_authentication_failure_stops_the_run() -> None:
-    cor = FakeCor(reject={"C2": AuthError("POST /v2/integrations/clients: 401: token refused")})
+@pytest.mark.parametrize(
+    "error",
+    [
+        AuthError("POST /v2/integrations/clients: 401: token refused", status=401),
+        TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)", status=503),
+    ],
+    ids=["auth", "unreachable"],
+)
+def test_a_failure_that_every_request_would_meet_stops_the_run(error: ApiError) -> None:
+    cor = FakeCor(reject={"C2": error})
     records: list[Record] = []
     plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
     report = apply_plan(plan, cor.send, records.append, lambda _r: None)
-    assert report.stopped_by == "POST /v2/integrations/clients: 401: token refused"
+    assert report.stopped_by == str(error)
     assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C2", "brand SALESFORCE/B1"]
     assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
     assert len(cor.calls) == 2
     assert not report.ok
+
+
+def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> None:
+    cor = FakeCor()
+    records: list[Record] = []
+    asked: list[int] = []
+
+    def should_stop() -> bool:  # asked before each change; a signal arrives during the first
+        asked.append(len(cor.calls))
+        return len(cor.calls) >= 1
+
+    plan = build_plan(desired_of(ACME, BRAND, PRODUCT), {})
+    report = apply_plan(plan, cor.send, records.append, lambda _r: None, should_stop)
+    assert report.interrupted
+    assert [r.outcome for r in report.results] == [Outcome.CREATED]
+    assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
+    assert [str(c.key) for c in report.remaining] == [
+        "brand SALESFORCE/B1",
+        "product SALESFORCE/P1",
+    ]
+    assert asked == [0, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -266,3 +267,54 @@ def test_python_dash_m_version_and_errors_without_traceback(tmp_path: Path) -> N
     unknown_option = run_module("plan", "--no-such-option", cwd=tmp_path)
     assert unknown_option.returncode == 3
     assert "No such option" in unknown_option.stderr
+
+
+def start_apply(workdir: Path, server: EmulatorServer) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COR_")}
+    env.update(COR_API_URL=server.url, COR_TOKEN="e2e-token", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--debug", "apply", "--auto-approve", "--no-color"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_apply_loses_nothing_and_a_rerun_converges(
+    workdir: Path, capsys: pytest.CaptureFixture[str], signum: int
+) -> None:
+    with (
+        EmulatorServer(EmulatorConfig(port=0, token="e2e-token", latency_ms=150)) as slow,
+        start_apply(workdir, slow) as process,
+    ):
+        assert process.stdout is not None
+        assert process.stderr is not None
+        created_before_kill = []
+        for line in process.stdout:
+            if line.startswith("+ created"):
+                created_before_kill.append(line.split(" (")[0].removeprefix("+ created "))
+            if len(created_before_kill) == 3:
+                break
+        process.send_signal(signum)
+        out = process.stdout.read()  # what the line iterator has not buffered yet, then EOF
+        err = process.stderr.read()
+        process.wait(timeout=30)
+        state = workdir / "reconciler.state.json"
+        if signum == signal.SIGTERM:
+            assert process.returncode == 130, err
+            assert "change(s) not attempted:" in out, (out, err)
+            assert out.splitlines()[-1].startswith("Apply interrupted: ")
+            recorded = [f"{r['kind']} {r['source']}/{r['id']}" for r in state_records(state)]
+            assert set(created_before_kill) <= set(recorded)
+        else:
+            assert process.returncode == -signal.SIGKILL
+        # Whatever the kill left (a state, a journal, a create in doubt), a re-run converges.
+        rerun = start_apply(workdir, slow)
+        out, err = rerun.communicate(timeout=60)
+        assert rerun.returncode == 0, out + err
+        assert len(emulator_records(slow)) == 7
+        assert_state_matches_emulator(state, slow)
+        assert {r["kind"] for r in state_records(state)} == {"client", "brand", "product"}
