@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,7 @@ class TokenSource:
         self._grant: _Grant | None = None
         self._refusal: AuthError | None = None
         self._seen = credentials.secrets()
+        self._lock = threading.RLock()  # a parallel apply asks from many threads at once
 
     @property
     def renewable(self) -> bool:
@@ -97,14 +99,26 @@ class TokenSource:
     def bearer(self) -> str:
         if self._credentials.token:
             return self._credentials.token
-        if self._grant is None:
-            self._grant = self._client_credentials()
-        elif self._clock() >= self._grant.renew_at:
-            self.renew("the access token is about to expire")
-        return self._grant.access
+        with self._lock:
+            if self._grant is None:
+                self._grant = self._client_credentials()
+            elif self._clock() >= self._grant.renew_at:
+                self.renew("the access token is about to expire")
+            assert self._grant is not None
+            return self._grant.access
 
-    def renew(self, reason: str) -> None:
-        """The refresh token first; if that fails, client credentials again (or AuthError)."""
+    def renew(self, reason: str, *, refused: str | None = None) -> None:
+        """The refresh token first; if that fails, client credentials again (or AuthError).
+
+        `refused` is the token COR just refused: when another thread has renewed it meanwhile,
+        there is nothing to do (so N requests meeting one expiry cause one renewal, not N).
+        """
+        with self._lock:
+            if refused is not None and self._grant is not None and self._grant.access != refused:
+                return
+            self._renew(reason)
+
+    def _renew(self, reason: str) -> None:
         refresh = self._grant.refresh if self._grant else None
         if refresh:
             self._log(f"{reason}; refreshing it")

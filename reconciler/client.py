@@ -118,7 +118,11 @@ class _Setback(NamedTuple):
 
 
 class CorClient:
-    """Sends `ApiCall`s to COR's Integrations API over one pooled httpx.Client."""
+    """Sends `ApiCall`s to COR's Integrations API over one pooled httpx.Client.
+
+    `send` may be called from several threads at once (a parallel apply): the pool and the
+    token source are shared and thread-safe.
+    """
 
     def __init__(
         self,
@@ -133,6 +137,7 @@ class CorClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        max_connections: int = 8,
     ) -> None:
         credentials.validate()
         self._api_url = _base_url(api_url, "the API URL")
@@ -142,6 +147,11 @@ class CorClient:
             transport=transport,
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            # One pool shared by the apply's worker threads (httpx.Client is thread-safe);
+            # sized to the parallelism so no request waits for a connection.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
         self._tokens = TokenSource(
             credentials=credentials,
@@ -154,7 +164,8 @@ class CorClient:
     def send(self, call: ApiCall) -> dict[str, Any]:
         """COR's answer to `call`, unwrapped; a 401 renews the token and repeats `call` once."""
         label = f"{call.method} {call.path}"
-        response = self._exchange(label, self._build(call))
+        token = self._tokens.bearer()
+        response = self._exchange(label, self._build(call, token))
         if response.status_code == 401:
             if not self._tokens.renewable:
                 raise AuthError(
@@ -162,8 +173,8 @@ class CorClient:
                     "set a new one, or use COR_API_KEY and COR_CLIENT_SECRET",
                     status=401,
                 )
-            self._tokens.renew("COR refused the access token (401)")
-            response = self._exchange(label, self._build(call))
+            self._tokens.renew("COR refused the access token (401)", refused=token)
+            response = self._exchange(label, self._build(call, self._tokens.bearer()))
         return self._answer(label, response)
 
     def close(self) -> None:
@@ -175,9 +186,9 @@ class CorClient:
     def __exit__(self, *_exc_info: object) -> None:
         self.close()
 
-    def _build(self, call: ApiCall) -> httpx.Request:
+    def _build(self, call: ApiCall, token: str) -> httpx.Request:
         headers = {
-            "Authorization": f"Bearer {self._tokens.bearer()}",
+            "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
         }
         url = f"{self._api_url}/{call.path.lstrip('/')}"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -109,6 +111,7 @@ class FakeCor:
         api_url: str = API,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
+        max_connections: int = 8,
     ) -> CorClient:
         return CorClient(
             api_url=api_url,
@@ -121,6 +124,7 @@ class FakeCor:
             sleep=self.delays.append,
             rng=rng or random.Random(SEED),
             clock=lambda: self.now,
+            max_connections=max_connections,
         )
 
     def fail(self, client: CorClient, call: ApiCall, kind: type[ApiError] | None) -> ApiError:
@@ -826,3 +830,23 @@ def test_cor_id_of_rejects_anything_else(body: dict[str, Any]) -> None:
         cor_id_of(body)
     assert type(info.value) is ApiError
     assert "no numeric id" in str(info.value)
+
+
+def test_many_threads_meeting_one_expired_token_renew_it_once(cor: FakeCor) -> None:
+    """A parallel apply: 8 requests in flight all get 401 for the same token."""
+    threads = 8
+    arrived = threading.Barrier(threads)
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer T0KEN-access-1":
+            arrived.wait(timeout=10)  # every request holds the first token when COR refuses it
+            return answer(401, {"message": "jwt expired"})
+        return answer(201, {"id": 1})
+
+    cor.queue(CLIENTS, *([reply] * (2 * threads)))
+    client = cor.client(PAIR, max_connections=threads)
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(lambda _i: client.send(CREATE), range(threads)))
+    assert answers == [{"id": 1}] * threads
+    assert cor.seen().count(("POST", TOKEN_PATH)) == 1
+    assert cor.seen().count(("POST", REFRESH_PATH)) == 1
