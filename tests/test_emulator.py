@@ -488,7 +488,11 @@ def test_reset_forgets_everything(api: httpx.Client, world: dict[str, int]) -> N
 
     assert records(api) == []
     assert api.get("/_emulator/faults").json() == {"faults": []}
-    assert api.get("/_emulator/stats").json() == {"requests": {}, "total": 0}
+    assert api.get("/_emulator/stats").json() == {
+        "requests": {},
+        "total": 0,
+        "faults": {"fail": 0, "rate_limited": 0, "lost": 0},
+    }
     assert post(api, "clients", sap(id="C1", name="c"))["id"] == world["C1"]
 
 
@@ -509,6 +513,7 @@ def test_stats_count_requests_by_method_and_pattern(
             "PUT /v2/integrations/clients/{id}": 2,
         },
         "total": 9,
+        "faults": {"fail": 0, "rate_limited": 0, "lost": 0},  # random ones (none configured)
     }
 
 

@@ -6,6 +6,7 @@ Its own subpackage: it shares nothing with the client code but the documented co
     server.py    HTTP, threads, keep-alive, latency, signals (the only module touching sockets)
     app.py       routing and the endpoints, behind one lock; control.py: /_emulator/ endpoints
     messages.py  Request / Response / Route values;  faults.py: injected faults
+    chaos.py     random faults for rehearsals: rate limit, random 5xx, lost answers
     store.py     entities and business rules;  fields.py: body shapes;  model.py: answer shapes
     auth.py      tokens;  errors.py: the error answers
 

@@ -2,8 +2,9 @@
 
 Part of the emulator subpackage; no sockets (the clock and token generator are injected, real
 ones by default). `server.py` calls `Emulator.handle()` from many threads; one lock around it
-serialises every read and write of the store, the tokens, the faults and the statistics. The
-work under the lock is small and never sleeps (latency is added by the server, outside).
+serialises every read and write of the store, the tokens, the faults (injected and random) and
+the statistics. The work under the lock is small and never sleeps (latency is added by the
+server, outside).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 
 from reconciler.emulator import control
 from reconciler.emulator.auth import Credentials, TokenBook
+from reconciler.emulator.chaos import Chaos
 from reconciler.emulator.errors import (
     CorError,
     cor_id_not_found,
@@ -58,10 +60,12 @@ class Emulator:
         credentials: Credentials,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = _new_token,
+        chaos: Chaos | None = None,
     ) -> None:
         self.store = Store(clock)
         self.tokens = TokenBook(credentials, clock, new_token)
         self.faults = FaultBook()
+        self.chaos = Chaos() if chaos is None else chaos  # no random faults by default
         self.stats: Counter[str] = Counter()  # "METHOD /path/{pattern}" -> requests seen
         self._lock = threading.Lock()
 
@@ -164,8 +168,12 @@ class Emulator:
         ext_id: str | None,
         act: Callable[[dict[str, Any]], Response],
     ) -> Response:
-        """Authorize, decode, consult injected faults, then act (unless a fault answers)."""
+        """In the documented order: authorize, rate limit and random failure (no processing),
+        decode, injected faults, act (unless a fault answers), lose the answer at random."""
         self._authorize(request)
+        refusal = self.chaos.refusal()
+        if refusal is not None:
+            return refusal
         body = json_object(request.body)
         metadata = body.get("metadata")
         source = text_or_none(metadata.get("source")) if isinstance(metadata, dict) else None
@@ -177,7 +185,8 @@ class Emulator:
             response = act(body)
         except CorError as error:
             response = error_response(error)
-        return replace(response, drop=fault is not None)
+        # a matching fault here is a drop_response one: no draw, its answer is lost anyway
+        return replace(response, drop=fault is not None or self.chaos.loses())
 
 
 def _positive(query: Mapping[str, str], key: str, default: int, most: int | None) -> int:

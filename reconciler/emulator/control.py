@@ -2,7 +2,8 @@
 
 Part of the emulator subpackage; pure handlers over the `Emulator` (`app.py`), called under its
 lock. They let tests, the demo and benchmarks look at and steer the emulated account:
-records, injected faults, out-of-band changes, reset and request statistics.
+records, injected faults, out-of-band changes, reset, and statistics of requests and of the
+random faults that struck.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def mutate(emulator: Emulator, request: Request, route: Route) -> Response:
 
 
 def reset(emulator: Emulator, request: Request, route: Route) -> Response:
-    """Forget entities, COR id counters, faults, statistics and issued tokens."""
+    """Forget entities, COR id counters, faults, statistics and issued tokens; the random
+    faults start over (same seed, same sequence; the rate-limit bucket full)."""
     emulator.store.reset()
     emulator.faults.clear()
+    emulator.chaos.reset()
     emulator.tokens.reset()
     emulator.stats.clear()
     return Response(200, {"reset": True})
@@ -70,7 +73,10 @@ def reset(emulator: Emulator, request: Request, route: Route) -> Response:
 
 def stats(emulator: Emulator, request: Request, route: Route) -> Response:
     counts: dict[str, Any] = dict(sorted(emulator.stats.items()))
-    return Response(200, {"requests": counts, "total": sum(counts.values())})
+    return Response(
+        200,
+        {"requests": counts, "total": sum(counts.values()), "faults": emulator.chaos.counts()},
+    )
 
 
 def _kind(value: Any) -> Kind:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.auth import Credentials
+from reconciler.emulator.chaos import Chaos, check_rates
 from reconciler.emulator.errors import CorError, validation_error
 from reconciler.emulator.messages import Request, Response, error_response
 from reconciler.emulator.store import Store
@@ -45,6 +46,16 @@ class EmulatorConfig:
     client_secret: str = "demo-secret"
     token_ttl: int = 3600  # seconds an issued access token lives
     latency_ms: float = 0.0  # added to every answer (slept in the connection's thread)
+    # random faults for rehearsals (docs/emulator.md), on /v2/integrations requests only
+    fail_rate: float = 0.0  # share answered 500/502/503 without processing
+    rate_limit: float | None = None  # requests/s (a token bucket); over it: 429 + Retry-After
+    lost_response_rate: float = 0.0  # share processed, then the connection closed unanswered
+    seed: int | None = None  # seeds the one random generator: a reproducible run
+
+    def __post_init__(self) -> None:
+        check_rates(self.fail_rate, self.rate_limit, self.lost_response_rate)
+        if self.token_ttl < 1:
+            raise ValueError("token_ttl must be at least 1 second")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -190,7 +201,8 @@ class EmulatorServer:
         credentials = Credentials(
             config.token, config.api_key, config.client_secret, config.token_ttl
         )
-        self._emulator = Emulator(credentials)
+        chaos = Chaos(config.fail_rate, config.rate_limit, config.lost_response_rate, config.seed)
+        self._emulator = Emulator(credentials, chaos=chaos)
         self._server = _Server((config.host, config.port), self._emulator, config.latency_ms / 1000)
         self._state_lock = threading.Lock()
         self._thread: threading.Thread | None = None
