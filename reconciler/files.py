@@ -1,12 +1,12 @@
-"""File primitives for the state file and its journal: strict JSON, atomic replace, fsync, lock.
+"""File primitives for the state file, its journal and its lock: strict JSON, atomic replace, fsync.
 
-Imperative shell, used only by `reconciler/state.py` and `reconciler/journal.py`.
+Imperative shell, used only by `reconciler/state.py`, `reconciler/journal.py` and
+`reconciler/lock.py`.
 Imports the standard library only (and reconciler's errors).
 """
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import glob
 import json
@@ -150,14 +150,3 @@ def remove_temps(path: Path) -> None:
     """Remove the temporary files a killed writer left beside `path` (only under the lock)."""
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         remove_quietly(leftover)
-
-
-def try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive lock on `path` (created if needed), or None if it is held."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd

@@ -1,8 +1,10 @@
 """The write-ahead journal beside the state file: its format, reader, replay and writer.
 
 Imperative shell, used only by `reconciler/state.py` (docs/state.md describes the format).
-`apply` records each result here (one fsynced line, O(1)); `state.py` compacts the journal into
-the state file. Imports the standard library, pydantic and reconciler's shared vocabulary.
+`apply` journals each create's intent and each result here (one fsynced line, O(1));
+`state.py` compacts the journal into the state file. `Ledger` holds the rules both share: what
+each op does to the records and to the creates in doubt. Imports the standard library,
+pydantic and reconciler's shared vocabulary.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, NamedTuple, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -36,8 +38,7 @@ from reconciler.resources import Kind, Record, ResourceKey
 JOURNAL_VERSION = 1
 Name = Annotated[StrictStr, Field(min_length=1)]
 Serial = Annotated[StrictInt, Field(ge=0)]
-Change: TypeAlias = "Record | ResourceKey"  # a put, or a forget of that key
-Before: TypeAlias = "dict[ResourceKey, Record | None]"  # each touched key's value before
+Op: TypeAlias = Literal["intent", "put", "resolve", "forget"]
 
 
 class Frozen(BaseModel):
@@ -75,8 +76,25 @@ class ForgetLine(KeyFields):
     op: Literal["forget"]
 
 
+class IntentLine(KeyFields):
+    op: Literal["intent"]
+
+
+class ResolveLine(KeyFields):
+    op: Literal["resolve"]
+
+
 _UNPARSABLE = object()
-_LINES = TypeAdapter(list[Annotated[PutLine | ForgetLine, Field(discriminator="op")]])
+_Line = Annotated[PutLine | ForgetLine | IntentLine | ResolveLine, Field(discriminator="op")]
+_LINES = TypeAdapter(list[_Line])
+
+
+class Change(NamedTuple):
+    """One journal line's change; `record` is the put's record (None for the other ops)."""
+
+    op: Op
+    key: ResourceKey
+    record: Record | None = None
 
 
 @dataclass(frozen=True)
@@ -141,30 +159,57 @@ def _changes(path: Path, raw: list[Any]) -> tuple[Change, ...]:
         lines = _LINES.validate_python(raw)
     except PydanticValidationError as exc:
         raise StateError(f"{path} is corrupt: {describe(exc, 2, 'line')}") from exc
-    return tuple(line.record() if isinstance(line, PutLine) else line.key() for line in lines)
+    return tuple(
+        Change("put", line.key(), line.record())
+        if isinstance(line, PutLine)
+        else Change(line.op, line.key())
+        for line in lines
+    )
 
 
-def apply_change(records: dict[ResourceKey, Record], before: Before, change: Change) -> None:
-    """Put or forget one record, remembering the key's first value in `before`."""
-    key = change.key if isinstance(change, Record) else change
-    before.setdefault(key, records.get(key))
-    if isinstance(change, Record):
-        records[key] = change
-    else:
-        records.pop(key, None)
+class Ledger:
+    """Records and creates in doubt, changed op by op, knowing whether they differ from the start.
 
+    The rules (docs/state.md): `put` sets a record, `forget` removes it; `intent` puts its key in
+    doubt; `put`, `resolve` and `forget` take it out. Each op sets its key's value, so replaying
+    a journal onto a state that already holds it changes nothing. Not thread-safe: one thread
+    changes it.
+    """
 
-def net_changed(records: dict[ResourceKey, Record], before: Before) -> bool:
-    """Whether the changes, taken together, left any record different."""
-    return any(records.get(key) != value for key, value in before.items())
+    def __init__(self, records: dict[ResourceKey, Record], in_doubt: set[ResourceKey]) -> None:
+        self.records = records
+        self.in_doubt = in_doubt
+        self._records_before: dict[ResourceKey, Record | None] = {}  # each touched key's first
+        self._doubt_before = frozenset(in_doubt)
 
+    def apply(self, change: Change) -> bool:
+        """Apply one change in place; True if it changed which keys are in doubt."""
+        key = change.key
+        if change.op == "intent":
+            if key in self.in_doubt:
+                return False
+            self.in_doubt.add(key)
+            return True
+        was_in_doubt = key in self.in_doubt
+        self.in_doubt.discard(key)
+        if change.op != "resolve":
+            self._records_before.setdefault(key, self.records.get(key))
+            if change.record is None:
+                self.records.pop(key, None)
+            else:
+                self.records[key] = change.record
+        return was_in_doubt
 
-def replay(changes: Iterable[Change], records: dict[ResourceKey, Record]) -> bool:
-    """Apply `changes` to `records` in place; True if the records are different afterwards."""
-    before: Before = {}
-    for change in changes:
-        apply_change(records, before, change)
-    return net_changed(records, before)
+    def replay(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            self.apply(change)
+
+    def changed(self) -> bool:
+        """Whether the changes, taken together, left a record or the keys in doubt different."""
+        records = self.records
+        return self.in_doubt != self._doubt_before or any(
+            records.get(key) != value for key, value in self._records_before.items()
+        )
 
 
 def header_line(lineage: str, serial: int) -> bytes:
@@ -186,7 +231,26 @@ def put_line(record: Record) -> bytes:
 
 
 def forget_line(key: ResourceKey) -> bytes:
-    return _line({"op": "forget", "kind": key.kind.value, "source": key.source, "id": key.id})
+    return _key_line("forget", key)
+
+
+def intent_line(key: ResourceKey) -> bytes:
+    return _key_line("intent", key)
+
+
+def resolve_line(key: ResourceKey) -> bytes:
+    return _key_line("resolve", key)
+
+
+def _key_line(op: Op, key: ResourceKey) -> bytes:
+    """The journal line of an op on `key` alone, checked so that it always reads back."""
+    try:
+        KeyFields(kind=key.kind, source=key.source, id=key.id)
+        return _line({"op": op, "kind": key.kind.value, "source": key.source, "id": key.id})
+    except PydanticValidationError as exc:
+        raise StateError(f"cannot journal {op} of {key}: {describe(exc)}") from exc
+    except UnicodeEncodeError as exc:  # a lone surrogate: not writable as UTF-8
+        raise StateError(f"cannot journal {op} of {key}: {exc.reason}") from exc
 
 
 def _line(fields: dict[str, Any]) -> bytes:

@@ -1,16 +1,16 @@
 """The state file: the only memory of what reconciler has created in COR (docs/state.md).
 
 Imperative shell: the only module that touches the state file, its journal (through
-`reconciler/journal.py`), its backup and its lock. `plan` reads with `load_state`; `apply`
-writes through `StateStore`. Imports the standard library, pydantic and reconciler's vocabulary.
+`reconciler/journal.py`), its backup and its lock (through `reconciler/lock.py`). `plan` reads
+with `load_state`; `apply` writes through `StateStore`. Imports the standard library, pydantic
+and reconciler's vocabulary.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -19,7 +19,10 @@ from typing import Any, Literal
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler import files, journal
-from reconciler.errors import RefusedError, StateError
+from reconciler.errors import StateError
+from reconciler.lock import HeldLock, acquire
+from reconciler.lock import LockInfo as LockInfo  # re-exported for the CLI
+from reconciler.lock import force_unlock as force_unlock
 from reconciler.resources import Record, ResourceKey
 
 FORMAT_VERSION = 1
@@ -30,6 +33,8 @@ class State:
     lineage: str  # random id (uuid4 hex) made when the state is created
     serial: int  # incremented on every write of the state file
     records: Mapping[ResourceKey, Record]  # read-only view
+    # creates started whose outcome is unknown: the next apply adopts them (docs/state.md)
+    in_doubt: frozenset[ResourceKey] = frozenset()
 
     @staticmethod
     def empty() -> State:
@@ -41,6 +46,7 @@ class _StateFile(journal.Frozen):
     lineage: journal.Name
     serial: journal.Serial
     resources: list[journal.RecordFields]
+    in_doubt: tuple[journal.KeyFields, ...] = ()  # absent when empty
 
 
 def load_state(path: Path) -> State:
@@ -62,7 +68,7 @@ def _backup_path(path: Path) -> Path:
 @dataclass(frozen=True)
 class _Loaded:
     state: State  # the state file with the journal replayed; serial is the file's
-    changed: bool  # the journal changes the records, so compacting must write the file
+    changed: bool  # the journal changes the state, so compacting must write the file
     has_journal: bool  # a journal file exists beside the state
 
 
@@ -77,12 +83,13 @@ def _read_all(path: Path) -> _Loaded:
     if found is None or found.header is None:
         return _Loaded(on_disk or State.empty(), changed=False, has_journal=found is not None)
     base = _base_for(path, on_disk, found.header)
-    records = dict(base.records)
-    changed = journal.replay(found.changes, records)
+    ledger = journal.Ledger(dict(base.records), set(base.in_doubt))
+    ledger.replay(found.changes)
+    changed = ledger.changed()
     if base.serial == found.header.serial:
-        return _Loaded(
-            State(base.lineage, base.serial, MappingProxyType(records)), changed, has_journal=True
-        )
+        records = MappingProxyType(ledger.records)
+        state = State(base.lineage, base.serial, records, frozenset(ledger.in_doubt))
+        return _Loaded(state, changed, has_journal=True)
     if changed:  # the state is one write ahead of the journal, yet lacks its changes
         raise _mismatch(path, found.header, base)
     return _Loaded(base, changed=False, has_journal=True)  # compacted before a crash: leftover
@@ -159,9 +166,14 @@ def _to_state(path: Path, model: _StateFile) -> State:
         if record.key in records:
             duplicates.append(f"resources.{index} is a second entry for {record.key}")
         records[record.key] = record
+    in_doubt: set[ResourceKey] = set()
+    for index, fields in enumerate(model.in_doubt):
+        if fields.key() in in_doubt:
+            duplicates.append(f"in_doubt.{index} is a second entry for {fields.key()}")
+        in_doubt.add(fields.key())
     if duplicates:
         raise StateError(f"{path} is not a valid state file: {'; '.join(duplicates[:5])}")
-    return State(model.lineage, model.serial, MappingProxyType(records))
+    return State(model.lineage, model.serial, MappingProxyType(records), frozenset(in_doubt))
 
 
 _quote = json.JSONEncoder(ensure_ascii=False).encode
@@ -169,15 +181,25 @@ _quote = json.JSONEncoder(ensure_ascii=False).encode
 
 def _render(state: State) -> bytes:
     """The file's bytes: json.dumps(indent=2, ensure_ascii=False) of the document, records in
-    apply order, attributes sorted, a trailing newline. Built by hand because json.dumps falls
+    apply order, attributes sorted, then the keys in doubt (only if any, so that a state
+    without them reads as before), a trailing newline. Built by hand because json.dumps falls
     back to pure Python when indenting: five times slower at 100,000 records."""
     records = sorted(state.records.values(), key=lambda record: record.key.sort_key())
     entries = ",".join(_render_record(record) for record in records)
     resources = f"[{entries}\n  ]" if entries else "[]"
+    doubts = ",".join(_render_key(key) for key in sorted(state.in_doubt, key=ResourceKey.sort_key))
+    in_doubt = f',\n  "in_doubt": [{doubts}\n  ]' if doubts else ""
     return (
         f'{{\n  "format_version": {FORMAT_VERSION},\n  "lineage": {_quote(state.lineage)},\n'
-        f'  "serial": {state.serial},\n  "resources": {resources}\n}}\n'
+        f'  "serial": {state.serial},\n  "resources": {resources}{in_doubt}\n}}\n'
     ).encode()
+
+
+def _render_key(key: ResourceKey) -> str:
+    return (
+        f'\n    {{\n      "kind": {_quote(key.kind.value)},\n      "source": {_quote(key.source)},'
+        f'\n      "id": {_quote(key.id)}\n    }}'
+    )
 
 
 def _render_record(record: Record) -> str:
@@ -207,97 +229,126 @@ def _remove_journal(path: Path) -> None:
         files.fsync_dir(path.parent)
 
 
-def _lock(path: Path) -> int:
-    """Hold `<state>.lock`: one writer at a time uses the state and its journal."""
-    lock_path = path.with_name(path.name + ".lock")
-    with files.os_errors(f"open the lock file {lock_path}"):
-        fd = files.try_lock(lock_path)
-    if fd is None:
-        raise RefusedError(
-            f"{path} is in use by another reconciler run (it holds {lock_path}); "
-            "wait for it to finish"
-        )
-    return fd
+def _ignore(message: str) -> None:
+    pass
 
 
 class StateStore:
     """The state for commands that write it (apply): each change is journaled, then compacted.
 
     Use as a context manager, or call close(): it writes everything recorded into the state.
+    One thread (the apply's calling thread) calls its methods; it is not thread-safe.
     """
 
-    def __init__(self, path: Path, state: State, lock: int) -> None:
+    def __init__(self, path: Path, state: State, lock: HeldLock) -> None:
         self._path = path
         self._lineage = state.lineage
         self._serial = state.serial
-        self._records = dict(state.records)
-        self._before: journal.Before = {}
+        self._ledger = journal.Ledger(dict(state.records), set(state.in_doubt))
+        self._in_doubt: frozenset[ResourceKey] | None = state.in_doubt  # None: to be made
         self._lock = lock
         self._journal: journal.JournalWriter | None = None
         self._closed = False
 
     @classmethod
-    def open(cls, path: Path) -> StateStore:
-        """Lock and load the state; a journal left by an interrupted run is compacted first."""
-        lock = _lock(path)
+    def open(
+        cls, path: Path, *, command: str = "reconciler", warn: Callable[[str], None] = _ignore
+    ) -> StateStore:
+        """Lock and load the state; a journal left by an interrupted run is compacted first.
+
+        RefusedError (naming the holder) if another run holds the lock. A lock left behind by
+        a dead run on this host is taken over, and `warn` says whose it was. `command` is what
+        the lock file tells other runs this one is doing, e.g. "reconciler apply manifests".
+        """
+        lock = acquire(path, command, warn)
         try:
             with files.os_errors(f"remove temporary files beside {path}"):
                 files.remove_temps(path)
             loaded = _read(path)
             state = loaded.state
             if loaded.changed:
-                state = State(state.lineage, state.serial + 1, state.records)
+                state = State(state.lineage, state.serial + 1, state.records, state.in_doubt)
                 _write_state(path, state)
             if loaded.has_journal:
                 _remove_journal(path)
         except BaseException:
-            os.close(lock)
+            lock.release()
             raise
         return cls(path, state, lock)
 
     @property
     def state(self) -> State:
-        """The current view, everything recorded so far included (a live, read-only view)."""
-        return State(self._lineage, self._serial, MappingProxyType(self._records))
+        """The current view, everything journaled so far included: `records` is a live,
+        read-only view; `in_doubt` is the set as of this call."""
+        if self._in_doubt is None:
+            self._in_doubt = frozenset(self._ledger.in_doubt)
+        records = MappingProxyType(self._ledger.records)
+        return State(self._lineage, self._serial, records, self._in_doubt)
+
+    def intend(self, key: ResourceKey) -> None:
+        """Journal that a create of `key` is about to be sent: durable (flushed and fsynced)
+        before it returns, so the request may leave. Until record(), resolve() or forget() of
+        `key`, the create is in doubt, and stays so across a crash.
+
+        If writing the journal fails (StateWriteError), do not send the create; the key is
+        kept in doubt in memory and close() writes it with the whole state.
+        """
+        self._change(journal.Change("intent", key), journal.intent_line(key))
 
     def record(self, record: Record) -> None:
-        """Durable before it returns: one journal line, flushed and fsynced.
+        """Durable before it returns: one journal line, flushed and fsynced. The key is no
+        longer in doubt.
 
-        If writing the journal fails (StateError), the record is still kept in memory and
+        If writing the journal fails (StateWriteError), the record is still kept in memory and
         close() tries to write it with the whole state.
         """
         line = journal.put_line(record)
         frozen = Record(record.key, record.cor_id, MappingProxyType(dict(record.attributes)))
-        self._change(frozen, line)
+        self._change(journal.Change("put", record.key, frozen), line)
+
+    def resolve(self, key: ResourceKey) -> None:
+        """COR refused the create of `key` (it certainly did not happen): no longer in doubt.
+
+        Fsynced like the others: resolves are rare, and an unsynced line is the one way a
+        power loss could leave a hole before later lines, which would make the journal
+        unreadable.
+        """
+        self._change(journal.Change("resolve", key), journal.resolve_line(key))
 
     def forget(self, key: ResourceKey) -> None:
-        """Remove the record for `key`, durably, as record() does."""
-        self._change(key, journal.forget_line(key))
+        """Remove the record for `key` and any doubt about it, durably, as record() does."""
+        self._change(journal.Change("forget", key), journal.forget_line(key))
 
-    def _change(self, change: Record | ResourceKey, line: bytes) -> None:
+    def _change(self, change: journal.Change, line: bytes) -> None:
         if self._closed:
             raise RuntimeError("the state store is closed")
-        journal.apply_change(self._records, self._before, change)
+        if self._ledger.apply(change):
+            self._in_doubt = None
         if self._journal is None:
             path = _journal_path(self._path)
             self._journal = journal.JournalWriter.create(path, self._lineage, self._serial)
         self._journal.append(line)
 
     def close(self) -> None:
-        """Compact: write the whole state (serial + 1) if anything changed, drop the journal."""
+        """Compact: write the whole state (serial + 1) if anything changed, drop the journal,
+        release the lock."""
         if self._closed:
             return
         self._closed = True
         try:
-            if journal.net_changed(self._records, self._before):
-                _write_state(self._path, State(self._lineage, self._serial + 1, self.state.records))
+            if self._ledger.changed():
+                state = self.state
+                _write_state(
+                    self._path,
+                    State(self._lineage, self._serial + 1, state.records, state.in_doubt),
+                )
                 self._serial += 1
             if self._journal is not None:
                 _remove_journal(self._path)
         finally:
             if self._journal is not None:
                 self._journal.close()
-            os.close(self._lock)
+            self._lock.release()
 
     def __enter__(self) -> StateStore:
         return self

@@ -193,6 +193,22 @@ CORRUPT: list[tuple[str, bytes, str]] = [
     ("unknown top field", edited(lambda d: d.update(extra=1)), "extra"),
     ("duplicate entry", edited(lambda d: d["resources"].append(d["resources"][1])), "second"),
     ("duplicate JSON key", DUPLICATE_KEY.encode(), "'cor_id' twice"),
+    ("in_doubt not a list", edited(lambda d: d.update(in_doubt={})), "in_doubt"),
+    (
+        "in_doubt with a cor_id",
+        edited(lambda d: d.update(in_doubt=[{**d["resources"][0], "attributes": None}])),
+        "in_doubt.0.cor_id",
+    ),
+    (
+        "in_doubt twice",
+        edited(lambda d: d.update(in_doubt=[{"kind": "client", "source": SF, "id": "X"}] * 2)),
+        "in_doubt.1 is a second entry",
+    ),
+    (
+        "in_doubt empty id",
+        edited(lambda d: d.update(in_doubt=[{"kind": "client", "source": SF, "id": ""}])),
+        "in_doubt.0.id",
+    ),
 ]
 
 
@@ -360,7 +376,7 @@ def test_context_manager_writes_everything_recorded_on_an_exception(path: Path) 
 def test_a_second_writer_is_refused_while_readers_are_not(path: Path) -> None:
     with StateStore.open(path) as store:
         store.record(ACME)
-        with pytest.raises(RefusedError, match="in use"):
+        with pytest.raises(RefusedError, match=rf"locked by .*pid {os.getpid()}"):
             StateStore.open(path)
         assert as_dict(load_state(path)) == {ACME.key: ACME}  # plan during an apply
     with StateStore.open(path) as store:
@@ -659,3 +675,267 @@ def test_open_removes_temporary_files_a_killed_writer_left(path: Path) -> None:
     assert all(name.exists() for name in leftovers)  # readers never write
     with StateStore.open(path):
         assert [name.exists() for name in [*leftovers, other]] == [False, False, True]
+
+
+# --- creates in doubt -----------------------------------------------------------------------
+
+A, B, P = ACME.key, BRAND.key, PRODUCT.key
+
+
+def intent(key: ResourceKey) -> bytes:
+    return journal.intent_line(key)
+
+
+def resolve(key: ResourceKey) -> bytes:
+    return journal.resolve_line(key)
+
+
+def doubt_entry(key: ResourceKey) -> dict[str, str]:
+    return {"kind": key.kind.value, "source": key.source, "id": key.id}
+
+
+def test_state_has_no_doubts_by_default(path: Path) -> None:
+    assert State("x", 0, {}).in_doubt == frozenset()
+    assert State.empty().in_doubt == frozenset()
+    path.write_text(GOLDEN)
+    assert load_state(path).in_doubt == frozenset()
+    path.write_text(GOLDEN.replace('  "serial": 1,', '  "serial": 1,\n  "in_doubt": [],'))
+    assert load_state(path).in_doubt == frozenset()
+
+
+@pytest.mark.parametrize("op", ["intend", "resolve"])
+def test_intend_and_resolve_append_one_fsynced_line(
+    path: Path, monkeypatch: pytest.MonkeyPatch, op: str
+) -> None:
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    with StateStore.open(path) as store:
+        store.record(JIRA_CLIENT)
+        monkeypatch.setattr(os, "fsync", spy)
+        getattr(store, op)(ACME.key)
+        monkeypatch.undo()
+        info = journal_of(path).stat()
+        assert (info.st_ino, info.st_size) in synced
+        last = journal_of(path).read_bytes().splitlines()[-1]
+        expected_op = "intent" if op == "intend" else "resolve"
+        assert json.loads(last) == {"op": expected_op, **doubt_entry(A)}
+
+
+@pytest.mark.parametrize(
+    ("settle", "recorded_after"),
+    [
+        (lambda store: store.record(ACME), {ACME.key: ACME}),
+        (lambda store: store.resolve(A), {}),
+        (lambda store: store.forget(A), {}),
+    ],
+    ids=["record", "resolve", "forget"],
+)
+def test_an_intent_settled_in_the_same_run_is_not_in_doubt(
+    path: Path,
+    settle: Callable[[StateStore], None],
+    recorded_after: dict[ResourceKey, Record],
+) -> None:
+    write_records(path, JIRA_CLIENT)
+    before = path.read_bytes()
+    with StateStore.open(path) as store:
+        store.intend(A)
+        assert store.state.in_doubt == {A}
+        settle(store)
+        assert store.state.in_doubt == frozenset()
+    state = load_state(path)
+    assert state.in_doubt == frozenset()
+    assert as_dict(state) == {JIRA_CLIENT.key: JIRA_CLIENT, **recorded_after}
+    if not recorded_after:  # nothing changed, taken together: nothing written
+        assert path.read_bytes() == before
+    assert "in_doubt" not in json.loads(path.read_bytes())
+
+
+def test_in_doubt_is_a_snapshot_that_cannot_be_changed(path: Path) -> None:
+    with StateStore.open(path) as store:
+        store.intend(A)
+        seen = store.state.in_doubt
+        assert store.state.in_doubt is seen  # not rebuilt while nothing changes
+        store.intend(B)
+        assert seen == {A}
+        assert store.state.in_doubt == {A, B}
+        assert isinstance(seen, frozenset)
+
+
+REPLAYS: list[tuple[str, list[bytes], set[ResourceKey], list[Record]]] = [
+    ("intent", [intent(A)], {A}, []),
+    ("intent twice", [intent(A), intent(A)], {A}, []),
+    ("intent, put", [intent(A), journal.put_line(ACME)], set(), [ACME]),
+    ("intent, resolve", [intent(A), resolve(A)], set(), []),
+    ("intent, forget", [intent(A), journal.forget_line(A)], set(), []),
+    ("intent, resolve, intent", [intent(A), resolve(A), intent(A)], {A}, []),
+    ("put, intent", [journal.put_line(ACME), intent(A)], {A}, [ACME]),
+    ("resolve alone", [resolve(A)], set(), []),
+    ("two keys", [intent(B), intent(A), journal.put_line(BRAND)], {A}, [BRAND]),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "doubts", "records"), [r[1:] for r in REPLAYS], ids=[r[0] for r in REPLAYS]
+)
+def test_a_journal_replays_its_doubts(
+    path: Path, lines: list[bytes], doubts: set[ResourceKey], records: list[Record]
+) -> None:
+    base = write_records(path, JIRA_CLIENT)
+    leave_journal(path, base.lineage, 1, *lines)
+    before = snapshot(path.parent)
+    expected = {JIRA_CLIENT.key: JIRA_CLIENT, **{record.key: record for record in records}}
+    state = load_state(path)
+    assert state.in_doubt == doubts
+    assert as_dict(state) == expected
+    assert snapshot(path.parent) == before  # plan writes nothing
+    with StateStore.open(path) as store:
+        assert store.state.in_doubt == doubts
+        assert not journal_of(path).exists()
+    document = json.loads(path.read_bytes())
+    in_file = [doubt_entry(key) for key in sorted(doubts, key=ResourceKey.sort_key)]
+    assert document.get("in_doubt", []) == in_file
+    assert load_state(path).in_doubt == doubts
+
+
+DOUBTS_GOLDEN = """\
+{
+  "format_version": 1,
+  "lineage": "LINEAGE",
+  "serial": 1,
+  "resources": [],
+  "in_doubt": [
+    {
+      "kind": "client",
+      "source": "JIRA",
+      "id": "Z-9"
+    },
+    {
+      "kind": "client",
+      "source": "SALESFORCE",
+      "id": "ACC-1"
+    },
+    {
+      "kind": "product",
+      "source": "SALESFORCE",
+      "id": "P-1"
+    }
+  ]
+}
+"""
+
+
+def test_in_doubt_survives_compaction_until_a_record_clears_it(path: Path) -> None:
+    with StateStore.open(path) as store:
+        for key in (P, A, JIRA_CLIENT.key):  # against apply order on purpose
+            store.intend(key)
+    text = path.read_text(encoding="utf-8")
+    assert text == DOUBTS_GOLDEN.replace("LINEAGE", load_state(path).lineage)
+    assert json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n" == text
+    with StateStore.open(path) as store:  # a later run: still in doubt, nothing rewritten
+        assert store.state.in_doubt == {P, A, JIRA_CLIENT.key}
+    assert path.read_text(encoding="utf-8") == text
+    with StateStore.open(path) as store:
+        store.record(ACME)  # adopted
+        store.resolve(P)
+    state = load_state(path)
+    assert state.in_doubt == {JIRA_CLIENT.key}
+    assert state.serial == 2
+    both = path.read_text(encoding="utf-8")  # records and doubts: still json.dumps's bytes
+    assert json.dumps(json.loads(both), indent=2, ensure_ascii=False) + "\n" == both
+    with StateStore.open(path) as store:
+        store.record(JIRA_CLIENT)
+    assert "in_doubt" not in json.loads(path.read_bytes())
+    assert as_dict(load_state(path)) == {ACME.key: ACME, JIRA_CLIENT.key: JIRA_CLIENT}
+
+
+def test_files_without_doubts_are_byte_identical(path: Path) -> None:
+    with StateStore.open(path) as store:
+        for record in (PRODUCT, BRAND, ACME, EMPTY):
+            store.intend(record.key)
+            store.record(record)
+        store.intend(JIRA_CLIENT.key)
+        store.resolve(JIRA_CLIENT.key)
+    assert path.read_text(encoding="utf-8") == GOLDEN.replace("LINEAGE", load_state(path).lineage)
+
+
+def test_sigkill_after_an_intent_leaves_the_create_in_doubt(path: Path) -> None:
+    write_records(path, ACME)
+    intender = """
+import sys, time
+from pathlib import Path
+from reconciler.resources import Kind, ResourceKey
+from reconciler.state import StateStore
+
+store = StateStore.open(Path(sys.argv[1]))
+store.intend(ResourceKey(Kind.CLIENT, "JIRA", "C-1"))
+print("intended", flush=True)
+time.sleep(60)
+"""
+    command = [sys.executable, "-c", intender, str(path)]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "intended\n"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    lost = key("client", "JIRA", "C-1")
+    assert load_state(path).in_doubt == {lost}
+    with StateStore.open(path) as store:
+        assert store.state.in_doubt == {lost}
+    assert json.loads(path.read_bytes())["in_doubt"] == [doubt_entry(lost)]
+
+
+def test_a_compacted_journal_with_doubts_is_dropped(path: Path) -> None:
+    base = write_records(path, ACME)
+    with StateStore.open(path) as store:
+        store.intend(B)
+        store.intend(P)
+        store.record(BRAND)
+    compacted = load_state(path)
+    leave_journal(path, base.lineage, 1, intent(B), intent(P), journal.put_line(BRAND))
+    assert load_state(path) == compacted
+    with StateStore.open(path):
+        assert not journal_of(path).exists()
+    assert load_state(path) == compacted
+
+
+def test_a_journal_one_behind_with_a_doubt_the_state_lacks_is_refused(path: Path) -> None:
+    base = write_records(path, ACME)
+    write_records(path, BRAND)
+    leave_journal(path, base.lineage, 1, intent(P))
+    with pytest.raises(StateError, match="not replayed"):
+        load_state(path)
+
+
+@pytest.mark.parametrize("ext_id", ["", "\ud800"])
+def test_an_intent_that_would_not_read_back_is_refused(path: Path, ext_id: str) -> None:
+    with StateStore.open(path) as store:
+        with pytest.raises(StateError, match="cannot journal intent"):
+            store.intend(key("client", "JIRA", ext_id))
+        assert store.state.in_doubt == frozenset()
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name + ".lock"]
+
+
+def test_a_failed_intent_is_kept_in_doubt_for_close(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with StateStore.open(path) as store:
+        store.record(ACME)
+        fail_on(monkeypatch, "fsync", lambda fd: True)
+        with pytest.raises(StateWriteError, match="cannot append"):
+            store.intend(B)  # apply must not send the create
+        monkeypatch.undo()
+    assert load_state(path).in_doubt == {B}  # at worst, one needless adoption attempt
+
+
+def test_a_closed_store_refuses_intents(path: Path) -> None:
+    store = StateStore.open(path)
+    store.close()
+    with pytest.raises(RuntimeError):
+        store.intend(A)
+    with pytest.raises(RuntimeError):
+        store.resolve(A)
