@@ -1,19 +1,24 @@
-"""Runs a plan through the COR client, recording every success before moving on.
+"""Runs a plan through the COR client, recording every success before it counts as done.
 
-Orchestration: it calls `send` (the client) and `record` (the state store) that the CLI
-injects, so it is tested with the emulator or any fake sender. Creates go in the plan's order
-(clients, brands, products); a failed create makes its dependants skipped, while independent
-records go on. An authentication failure, or COR still unreachable after the client's retries,
-stops the run: every later request would fail too, and a re-run picks up where it stopped.
-A create answered "duplicate external id" means an earlier create succeeded without us seeing
-the answer: the record is adopted (PUT of the declared fields, COR id from the answer) instead
-of failing, so there is never a second entity nor a lost mapping.
+Orchestration: the CLI injects `send` (the client) and `journal` (the state store), so this is
+tested with the emulator or any fake. Up to `parallelism` requests are in flight together, on
+worker threads; everything else — the journal, the dependency graph, the report — stays on the
+calling thread. A change starts only once what it references exists (graph.py); a failed
+create makes its dependants skipped while independent records go on. An authentication
+failure, or COR still unreachable after the client's retries, stops the run: every later
+request would fail too, and a re-run picks up where it stopped.
+
+Exactly-once creates: the intent of each create is journaled before its request; a create
+whose outcome is unknown (lost answer, crash) stays "in doubt" and the next run adopts it —
+a PUT of the declared fields to the external id, COR's id from the answer — rather than
+creating it again; a create answered "duplicate external id" is adopted the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol
 
 from reconciler.client import cor_id_of
 from reconciler.endpoints import ApiCall, create_call, update_call
@@ -21,15 +26,28 @@ from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
     AuthError,
+    DeletionError,
     DuplicateError,
     NotFoundError,
+    RequestRejectedError,
     TransientError,
 )
+from reconciler.graph import Dependencies
 from reconciler.plan import Action, Change, Plan, update_fields
 from reconciler.resources import SPECS, Record, ResourceKey
 from reconciler.results import ApplyReport, Outcome, Result
 
 Send = Callable[[ApiCall], Mapping[str, Any]]
+_STOPPING = (AuthError, TransientError)  # every later request would meet the same failure
+_REFUSALS = (RequestRejectedError, NotFoundError, DeletionError)  # COR said no: nothing done
+
+
+class Journal(Protocol):
+    """What apply needs of the state store; called from the apply's calling thread only."""
+
+    def intend(self, key: ResourceKey) -> None: ...
+    def record(self, record: Record) -> None: ...
+    def resolve(self, key: ResourceKey) -> None: ...
 
 
 def check_applicable(plan: Plan) -> None:
@@ -48,66 +66,166 @@ def check_applicable(plan: Plan) -> None:
 def apply_plan(
     plan: Plan,
     send: Send,
-    record: Callable[[Record], None],
+    journal: Journal,
     report: Callable[[Result], None],
+    *,
     should_stop: Callable[[], bool] = lambda: False,
+    parallelism: int = 1,
+    cor_ids: Mapping[ResourceKey, int] | None = None,
 ) -> ApplyReport:
-    """Apply every change in order; `record` is called for each success before the next.
+    """Apply every change; each success is journaled before its dependants start.
 
-    `should_stop` is asked before each change (a signal asked to stop: the requests in
-    flight finish first). A KeyboardInterrupt abandons the change in flight: if it was a
-    create that COR carried out, the next run meets the duplicate and adopts it.
+    `should_stop` is asked between changes: once it says yes, nothing new starts and the
+    requests in flight finish. A KeyboardInterrupt abandons those in flight (their creates stay
+    in doubt for the next run). `cor_ids` are the recorded COR ids, to check adopted records.
     """
     check_applicable(plan)
-    results: list[Result] = []
-    blocked: dict[ResourceKey, str] = {}  # records that do not exist: their create went wrong
-    for index, change in enumerate(plan.changes):
-        if should_stop():
-            return ApplyReport(tuple(results), plan.changes[index:], interrupted=True)
+    run = _Run(plan, journal, report, dict(cor_ids or {}))
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    abandoned = False
+    try:
+        run.drive(pool, send, should_stop, max(1, parallelism))
+    except KeyboardInterrupt:
+        abandoned = run.interrupted = True
+        run.unfinished.extend(run.in_flight.values())
+    finally:
+        pool.shutdown(wait=not abandoned, cancel_futures=True)
+    return run.finish()
+
+
+class _Run:
+    """The state of one apply, owned by the calling thread."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        journal: Journal,
+        report: Callable[[Result], None],
+        cor_ids: dict[ResourceKey, int],
+    ) -> None:
+        self.plan, self.journal, self.report, self.cor_ids = plan, journal, report, cor_ids
+        self.graph = Dependencies(plan.changes)
+        self.order = {change.key: index for index, change in enumerate(plan.changes)}
+        self.results: list[Result] = []
+        self.in_flight: dict[Future[Result], Change] = {}
+        self.unfinished: list[Change] = []
+        self.not_created: dict[ResourceKey, Outcome] = {}
+        self.interrupted = False
+        self.stopped_by = ""
+
+    def drive(
+        self, pool: ThreadPoolExecutor, send: Send, should_stop: Callable[[], bool], limit: int
+    ) -> None:
+        while True:
+            if not self.stopping and should_stop():
+                self.interrupted = True
+            while not self.stopping and self.graph.has_ready() and len(self.in_flight) < limit:
+                change = self.graph.next_ready()
+                if change.action is Action.CREATE:
+                    self.journal.intend(change.key)  # durable before the request leaves
+                future = pool.submit(_run_one, change, send, self.cor_ids)
+                self.in_flight[future] = change
+            if not self.in_flight:
+                return
+            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
+                self.collect(future)
+
+    @property
+    def stopping(self) -> bool:
+        return self.interrupted or bool(self.stopped_by)
+
+    def collect(self, future: Future[Result]) -> None:
+        change = self.in_flight[future]
         try:
-            result = _run_one(change, send, blocked)
-            if result.cor_id is not None:
-                record(Record(change.key, result.cor_id, change.attributes))
-            elif change.action is Action.CREATE:
-                blocked[change.key] = result.outcome.value
-            results.append(result)
-            report(result)
-        except KeyboardInterrupt:
-            done = index + 1 if results and results[-1].change is change else index
-            return ApplyReport(tuple(results), plan.changes[done:], interrupted=True)
-        except (AuthError, TransientError) as error:  # later requests would fail alike: stop
-            return ApplyReport(tuple(results), plan.changes[index:], stopped_by=str(error))
-    return ApplyReport(tuple(results))
+            result = future.result()  # a KeyboardInterrupt leaves it in flight: abandoned
+        except _STOPPING as error:
+            del self.in_flight[future]
+            self.stopped_by = self.stopped_by or str(error)
+            self.unfinished.append(change)  # a create stays in doubt: the next run adopts it
+            return
+        del self.in_flight[future]
+        if result.cor_id is not None:
+            self.journal.record(Record(change.key, result.cor_id, change.attributes))
+            self.cor_ids[change.key] = result.cor_id
+            self.graph.succeeded(change.key)
+        elif change.action is Action.CREATE:
+            if result.rejected:
+                self.journal.resolve(change.key)
+            self.not_created[change.key] = result.outcome
+        self.settled(result)
+        for dependant, missing in self.graph.unreachable(change.key):
+            why = "was skipped" if self.not_created[missing] is Outcome.SKIPPED else "failed"
+            self.not_created[dependant.key] = Outcome.SKIPPED
+            self.settled(
+                Result(dependant, Outcome.SKIPPED, reason=f"depends on {missing}, which {why}")
+            )
+
+    def settled(self, result: Result) -> None:
+        self.results.append(result)
+        self.report(result)
+
+    def finish(self) -> ApplyReport:
+        remaining = sorted(
+            [*self.unfinished, *self.graph.not_started()], key=lambda c: self.order[c.key]
+        )
+        return ApplyReport(tuple(self.results), tuple(remaining), self.interrupted, self.stopped_by)
 
 
-def _run_one(change: Change, send: Send, blocked: Mapping[ResourceKey, str]) -> Result:
-    for ref in change.key.references(change.attributes):
-        if ref in blocked:
-            reason = f"depends on {ref}, which {_past(blocked[ref])}"
-            return Result(change, Outcome.SKIPPED, reason=reason)
+def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
+    """One change's requests, on a worker thread; stopping errors propagate."""
     try:
         if change.action is Action.CREATE:
-            return _create(change, send)
+            return _create(change, send, cor_ids)
         return _update(change, send)
-    except (AuthError, TransientError):
+    except _STOPPING:
         raise
     except ApiError as error:
         return Result(change, Outcome.FAILED, reason=_explain(change, error))
 
 
-def _past(outcome: str) -> str:
-    return "was skipped" if outcome == Outcome.SKIPPED.value else "failed"
-
-
-def _create(change: Change, send: Send) -> Result:
+def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
+    if change.in_doubt:  # an earlier create may have happened: adopt first
+        try:
+            return _adopt(change, send, cor_ids, "adopted: an earlier run's create had succeeded")
+        except NotFoundError:
+            pass  # it never happened: create it now
     try:
         answer = send(create_call(change.key, change.attributes))
     except DuplicateError:
-        updatable = SPECS[change.key.kind].updatable
-        fields = {name: change.attributes[name] for name in updatable if name in change.attributes}
-        answer = send(update_call(change.key, fields))
-        return Result(change, Outcome.ADOPTED, cor_id_of(answer), "it already existed in COR")
+        return _adopt(change, send, cor_ids, "adopted: it already existed in COR")
+    except _REFUSALS as error:
+        return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
     return Result(change, Outcome.CREATED, cor_id_of(answer))
+
+
+def _adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
+    """PUT the declared updatable fields to the external id; COR's answer names its id."""
+    updatable = SPECS[change.key.kind].updatable
+    fields = {name: change.attributes[name] for name in updatable if name in change.attributes}
+    answer = send(update_call(change.key, fields))
+    conflict = _parent_conflict(change, answer, cor_ids)
+    if conflict:
+        return Result(change, Outcome.FAILED, reason=conflict)
+    return Result(change, Outcome.ADOPTED, cor_id_of(answer), reason)
+
+
+def _parent_conflict(
+    change: Change, answer: Mapping[str, Any], cor_ids: Mapping[ResourceKey, int]
+) -> str:
+    """A record found in COR under another parent than declared cannot be adopted as is."""
+    for field, kind in SPECS[change.key.kind].references:
+        if field not in change.attributes:
+            continue
+        ref = ResourceKey(kind, change.key.source, change.attributes[field])
+        expected, found = cor_ids.get(ref), answer.get(field)
+        if expected is not None and type(found) is int and found != expected:
+            return (
+                f"it exists in COR under {field} COR id {found}, but {ref} is COR id {expected}; "
+                f"{field} cannot change through the API: declare it as it is in COR, or use a "
+                "new id"
+            )
+    return ""
 
 
 def _update(change: Change, send: Send) -> Result:

@@ -11,7 +11,9 @@ import os
 import signal
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -20,7 +22,7 @@ import click
 
 from reconciler import __version__
 from reconciler.apply import apply_plan, check_applicable
-from reconciler.client import CorClient, Credentials
+from reconciler.client import CorClient, Credentials, RetryPolicy
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_FAILURE,
@@ -33,9 +35,11 @@ from reconciler.errors import (
 )
 from reconciler.load import read_manifests
 from reconciler.plan import Plan, build_plan
+from reconciler.progress import Progress
 from reconciler.render import render_apply_summary, render_json, render_result, render_text
 from reconciler.resources import KINDS, Desired
-from reconciler.state import StateStore, load_state
+from reconciler.results import Result
+from reconciler.state import StateStore, force_unlock, load_state
 
 DEFAULT_PATHS = ("manifests",)
 DEFAULT_STATE = "reconciler.state.json"
@@ -96,7 +100,8 @@ def plan(
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline)."""
     desired = read_manifests(paths or DEFAULT_PATHS)
-    the_plan = build_plan(desired, load_state(state_path).records)
+    state = load_state(state_path)
+    the_plan = build_plan(desired, state.records, state.in_doubt)
     if output_format == "json":
         click.echo(render_json(the_plan), nl=False)
     else:
@@ -122,6 +127,27 @@ def plan(
     show_default=True,
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight together (a record still waits for what it references).",
+)
+@click.option(
+    "--retry-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Attempts per request for 429, 5xx, timeouts and lost connections.",
+)
+@click.option(
+    "--retry-max-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds of backoff one request may wait in all, Retry-After included.",
+)
 @no_color_option
 def apply(
     paths: tuple[str, ...],
@@ -130,6 +156,9 @@ def apply(
     api_url: str,
     auth_url: str,
     timeout: float,
+    parallelism: int,
+    retry_attempts: int,
+    retry_max_wait: float,
     no_color: bool,
 ) -> int:
     """Create what is missing and update what changed in COR, recording COR's ids.
@@ -139,43 +168,69 @@ def apply(
     """
     color = _colour(no_color)
     desired = read_manifests(paths or DEFAULT_PATHS)
-    with StateStore.open(state_path) as store:
-        the_plan = build_plan(desired, store.state.records)
+    with StateStore.open(state_path, command=_command_line(), warn=_stderr_log) as store:
+        state = store.state
+        the_plan = build_plan(desired, state.records, state.in_doubt)
         click.echo(render_text(the_plan, color=color), nl=False)
         if the_plan.summary.changes == 0:
             return EXIT_OK
         check_applicable(the_plan)
-        credentials = _credentials()
+        connection = _Connection(
+            api_url=api_url,
+            auth_url=auth_url,
+            credentials=_credentials(),
+            timeout=timeout,
+            parallelism=parallelism,
+            retry=RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait),
+        )
         if not _approved(auto_approve):
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return EXIT_FAILURE
-        return _run_apply(the_plan, store, api_url, auth_url, credentials, timeout, color)
+        return _run_apply(the_plan, store, connection, color)
 
 
-def _run_apply(
-    the_plan: Plan,
-    store: StateStore,
-    api_url: str,
-    auth_url: str,
-    credentials: Credentials,
-    timeout: float,
-    color: bool,
-) -> int:
+@dataclass(frozen=True)
+class _Connection:
+    api_url: str
+    auth_url: str
+    credentials: Credentials
+    timeout: float
+    parallelism: int
+    retry: RetryPolicy
+
+    def client(self) -> CorClient:
+        return CorClient(
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            credentials=self.credentials,
+            timeout=self.timeout,
+            retry=self.retry,
+            log=_stderr_log,
+            max_connections=self.parallelism,
+        )
+
+
+def _run_apply(the_plan: Plan, store: StateStore, connection: _Connection, color: bool) -> int:
     click.echo("")
-    log = _stderr_log
-    with (
-        CorClient(
-            api_url=api_url, auth_url=auth_url, credentials=credentials, timeout=timeout, log=log
-        ) as client,
-        _StopOnSignal() as stop,
-    ):
+    totals = Counter(change.key.kind for change in the_plan.changes)
+    progress = Progress(totals, write=_stderr_write, terminal=sys.stderr.isatty())
+
+    def show(result: Result) -> None:
+        progress.clear()
+        click.echo(render_result(result, color=color), nl=False)
+        progress.settled(result)
+
+    with connection.client() as client, _StopOnSignal() as stop:
         report = apply_plan(
             the_plan,
             client.send,
-            store.record,
-            lambda result: click.echo(render_result(result, color=color), nl=False),
+            store,
+            show,
             should_stop=lambda: stop.requested,
+            parallelism=connection.parallelism,
+            cor_ids={key: record.cor_id for key, record in store.state.records.items()},
         )
+    progress.clear()
     click.echo(render_apply_summary(report), nl=False)
     if report.stopped_by:
         click.echo(f"error: {report.stopped_by}", err=True)
@@ -184,16 +239,89 @@ def _run_apply(
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+@cli.group()
+def state() -> None:
+    """Look after the state file."""
+
+
+@state.command()
+@state_option
+@click.option("--force", is_flag=True, required=True, help="Required: you are sure it is gone.")
+def unlock(state_path: Path, force: bool) -> int:
+    """Release a lock left by an apply that is gone (on another host, or unreadable).
+
+    A lock whose holder is still running on this host cannot be broken: stop that run.
+    """
+    previous = force_unlock(state_path)
+    if previous is None:
+        click.echo(f"{state_path} was not locked.")
+    else:
+        click.echo(f"Released the lock of {state_path} held by {previous}.")
+    return EXIT_OK
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
 @click.option("--token", default="demo-token", show_default=True, help="A bearer token accepted.")
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
-def emulator(host: str, port: int, token: str, latency_ms: float) -> int:
-    """Serve a local emulator of COR's Integrations API (for demos and tests)."""
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /v2 requests answered 500/502/503 without being processed.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="At most N /v2 requests per second; over it, 429 with Retry-After.",
+)
+@click.option(
+    "--lost-response-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /v2 requests processed, then left unanswered (connection closed).",
+)
+@click.option(
+    "--token-ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Lifetime of the access tokens it issues.",
+)
+@click.option("--seed", type=int, help="Seed for the random faults: a reproducible run.")
+def emulator(
+    host: str,
+    port: int,
+    token: str,
+    latency_ms: float,
+    fail_rate: float,
+    rate_limit: float | None,
+    lost_response_rate: float,
+    token_ttl: int,
+    seed: int | None,
+) -> int:
+    """Serve a local emulator of COR's Integrations API (for demos, tests and rehearsals)."""
     from reconciler.emulator.server import EmulatorConfig, serve
 
-    config = EmulatorConfig(host=host, port=port, token=token, latency_ms=latency_ms)
+    try:
+        config = EmulatorConfig(
+            host=host,
+            port=port,
+            token=token,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            rate_limit=rate_limit,
+            lost_response_rate=lost_response_rate,
+            token_ttl=token_ttl,
+            seed=seed,
+        )
+    except ValueError as error:  # only a NaN gets past the option types
+        raise click.UsageError(str(error)) from None
     serve(config, announce=click.echo)
     return EXIT_OK
 
@@ -235,6 +363,16 @@ def _approved(auto_approve: bool) -> bool:
 
 def _stderr_log(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _stderr_write(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def _command_line() -> str:
+    """What the lock names as its holder's command (arguments only: no secret is an option)."""
+    return " ".join(["reconciler", *sys.argv[1:]])
 
 
 class _StopOnSignal:

@@ -8,7 +8,8 @@ plan needs no credentials — and returns the changes in apply order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from reconciler.diff import FieldChange, field_changes
@@ -30,6 +31,7 @@ class Change:
     attributes: Mapping[str, str]
     cor_id: int | None = None
     diffs: tuple[FieldChange, ...] = ()
+    in_doubt: bool = False  # a create an earlier run may have carried out: adopt it first
 
     @property
     def immutable_diffs(self) -> tuple[FieldChange, ...]:
@@ -54,6 +56,8 @@ class Summary:
 class Plan:
     changes: tuple[Change, ...]  # apply order: clients, brands, products; then source, id
     not_declared: tuple[Record, ...]  # recorded but no longer declared: kept (no deletion yet)
+    # Creates an earlier apply may have carried out, no longer declared: they may exist in COR.
+    in_doubt_not_declared: tuple[ResourceKey, ...] = ()
 
     @property
     def summary(self) -> Summary:
@@ -73,17 +77,27 @@ class Plan:
         return tuple(c for c in self.changes if c.action is Action.REPLACE)
 
 
-def build_plan(desired: Desired, recorded: Mapping[ResourceKey, Record]) -> Plan:
-    """Creates for declared-but-unrecorded, updates/replacements for records that differ."""
+def build_plan(
+    desired: Desired,
+    recorded: Mapping[ResourceKey, Record],
+    in_doubt: AbstractSet[ResourceKey] = frozenset(),
+) -> Plan:
+    """Creates for declared-but-unrecorded, updates/replacements for records that differ.
+
+    `in_doubt` are creates an earlier run started without learning the outcome (state.md).
+    """
     changes = []
     for key in _in_apply_order(desired):
         change = _change_for(desired[key], recorded.get(key))
+        if change is not None and change.action is Action.CREATE and key in in_doubt:
+            change = replace(change, in_doubt=True)
         if change is not None:
             changes.append(change)
     not_declared = tuple(
         recorded[key] for key in _in_apply_order(k for k in recorded if k not in desired)
     )
-    return Plan(changes=tuple(changes), not_declared=not_declared)
+    lost = tuple(_in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
+    return Plan(tuple(changes), not_declared, lost)
 
 
 def _in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:

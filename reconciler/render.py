@@ -45,6 +45,12 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
     for record in plan.not_declared:
         text = f"  not declared — kept: {record.key} (cor_id {record.cor_id})"
         yield paint(text, "dim", color)
+    for key in plan.in_doubt_not_declared:
+        text = (
+            f"  in doubt, not declared: {key}: an earlier apply may have created it in COR; "
+            "declare it again and apply to adopt it"
+        )
+        yield paint(text, "yellow", color)
     summary = plan.summary
     if summary.changes == 0:
         yield "No changes."
@@ -64,6 +70,8 @@ def _change_lines(change: Change, color: bool) -> Iterator[str]:
     head = f"{symbol} {change.action.value} {change.key}"
     if change.cor_id is not None:
         head += f" (cor_id {change.cor_id})"
+    if change.in_doubt:
+        head += " (in doubt: an earlier apply may have created it; apply adopts it if so)"
     if change.action is Action.REPLACE:
         fields = ", ".join(d.field for d in change.immutable_diffs)
         head += f": {fields} cannot change through the API; the record must be replaced"
@@ -90,6 +98,10 @@ def render_json(plan: Plan) -> str:
         },
         "changes": [_change_json(change) for change in plan.changes],
         "not_declared": [_record_json(record) for record in plan.not_declared],
+        "in_doubt_not_declared": [
+            {"kind": key.kind.value, "source": key.source, "id": key.id}
+            for key in plan.in_doubt_not_declared
+        ],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -101,6 +113,7 @@ def _change_json(change: Change) -> dict[str, Any]:
         "source": change.key.source,
         "id": change.key.id,
         "cor_id": change.cor_id,
+        "in_doubt": change.in_doubt,
         "attributes": dict(change.attributes),
         "diff": [_diff_json(d) for d in change.diffs],
     }

@@ -25,6 +25,7 @@ class Result:
     outcome: Outcome
     cor_id: int | None = None
     reason: str = ""
+    rejected: bool = False  # a create COR refused outright: it is known not to exist
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -15,11 +17,12 @@ from reconciler.errors import (
     ApplyRefusedError,
     AuthError,
     DuplicateError,
+    NotFoundError,
     RequestRejectedError,
     TransientError,
 )
 from reconciler.plan import build_plan
-from reconciler.resources import Record
+from reconciler.resources import Declared, Record, ResourceKey
 from reconciler.results import Outcome, Result
 from tests.builders import declared, desired_of, recorded, state_of
 
@@ -46,12 +49,36 @@ class FakeCor:
         return {"id": self.ids[ext_id], "name": call.body.get("name")}
 
 
+class FakeJournal:
+    """The state store as apply sees it: every operation kept, in order."""
+
+    def __init__(self, cor: FakeCor | None = None) -> None:
+        self.records: list[Record] = []
+        self.ops: list[tuple[str, str]] = []
+        self.cor = cor
+
+    def intend(self, key: ResourceKey) -> None:
+        self.ops.append(("intend", str(key)))
+        if self.cor is not None:  # the intent must be durable before the request leaves
+            assert not any(
+                unquote(c.path).endswith(key.id) or c.body.get("id") == key.id
+                for c in self.cor.calls
+            )
+
+    def record(self, record: Record) -> None:
+        self.ops.append(("record", str(record.key)))
+        self.records.append(record)
+
+    def resolve(self, key: ResourceKey) -> None:
+        self.ops.append(("resolve", str(key)))
+
+
 def run(plan_desired: Any, plan_state: Any, cor: FakeCor) -> tuple[list[Result], list[Record]]:
     plan = build_plan(plan_desired, plan_state)
-    recorded_now: list[Record] = []
+    journal = FakeJournal(cor)
     reported: list[Result] = []
-    apply_plan(plan, cor.send, recorded_now.append, reported.append)
-    return reported, recorded_now
+    apply_plan(plan, cor.send, journal, reported.append)
+    return reported, journal.records
 
 
 ACME = declared("client", SF, "C1", name="Acme")
@@ -179,9 +206,10 @@ def test_interrupt_stops_and_reports_what_remains() -> None:
         sent.append(call)
         return cor.send(call)
 
-    records: list[Record] = []
+    journal = FakeJournal()
+    records = journal.records
     plan = build_plan(desired_of(ACME, BRAND, PRODUCT), {})
-    report = apply_plan(plan, send, records.append, lambda _r: None)
+    report = apply_plan(plan, send, journal, lambda _r: None)
     assert report.interrupted
     assert [str(c.key) for c in report.remaining] == [
         "brand SALESFORCE/B1",
@@ -201,9 +229,10 @@ def test_interrupt_stops_and_reports_what_remains() -> None:
 )
 def test_a_failure_that_every_request_would_meet_stops_the_run(error: ApiError) -> None:
     cor = FakeCor(reject={"C2": error})
-    records: list[Record] = []
+    journal = FakeJournal()
+    records = journal.records
     plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
-    report = apply_plan(plan, cor.send, records.append, lambda _r: None)
+    report = apply_plan(plan, cor.send, journal, lambda _r: None)
     assert report.stopped_by == str(error)
     assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C2", "brand SALESFORCE/B1"]
     assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
@@ -213,7 +242,8 @@ def test_a_failure_that_every_request_would_meet_stops_the_run(error: ApiError) 
 
 def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> None:
     cor = FakeCor()
-    records: list[Record] = []
+    journal = FakeJournal()
+    records = journal.records
     asked: list[int] = []
 
     def should_stop() -> bool:  # asked before each change; a signal arrives during the first
@@ -221,7 +251,7 @@ def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> N
         return len(cor.calls) >= 1
 
     plan = build_plan(desired_of(ACME, BRAND, PRODUCT), {})
-    report = apply_plan(plan, cor.send, records.append, lambda _r: None, should_stop)
+    report = apply_plan(plan, cor.send, journal, lambda _r: None, should_stop=should_stop)
     assert report.interrupted
     assert [r.outcome for r in report.results] == [Outcome.CREATED]
     assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
@@ -230,3 +260,148 @@ def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> N
         "product SALESFORCE/P1",
     ]
     assert asked == [0, 1]
+
+
+class SlowCor(FakeCor):
+    """A FakeCor that answers from many threads, tracking how many requests overlap."""
+
+    def __init__(self, delay: float = 0.02) -> None:
+        super().__init__()
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.active = self.peak = 0
+
+    def send(self, call: ApiCall) -> Mapping[str, Any]:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.delay)
+        try:
+            with self.lock:
+                return super().send(call)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def many() -> dict[ResourceKey, Declared]:
+    entities = []
+    for c in range(3):
+        entities.append(declared("client", SF, f"C{c}", name=f"Client {c}"))
+        for b in range(2):
+            entities.append(declared("brand", SF, f"B{c}{b}", name="b", client_id=f"C{c}"))
+            for p in range(3):
+                entities.append(
+                    declared(
+                        "product",
+                        SF,
+                        f"P{c}{b}{p}",
+                        name="p",
+                        client_id=f"C{c}",
+                        brand_id=f"B{c}{b}",
+                    )
+                )
+    return desired_of(*entities)
+
+
+def test_parallel_apply_overlaps_requests_yet_respects_references() -> None:
+    cor = SlowCor()
+    journal = FakeJournal()
+    plan = build_plan(many(), {})
+    report = apply_plan(plan, cor.send, journal, lambda _r: None, parallelism=6)
+    assert report.ok
+    assert cor.peak > 1
+    done_at = {op[1]: index for index, op in enumerate(journal.ops) if op[0] == "record"}
+    started_at = {op[1]: index for index, op in enumerate(journal.ops) if op[0] == "intend"}
+    assert len(done_at) == len(plan.changes) == 27
+    for change in plan.changes:
+        for ref in change.key.references(change.attributes):
+            assert done_at[str(ref)] < started_at[str(change.key)], (ref, change.key)
+
+
+def test_parallel_and_sequential_applies_record_the_same() -> None:
+    outcomes = []
+    for parallelism in (1, 8):
+        cor, journal = SlowCor(delay=0.001), FakeJournal()
+        apply_plan(
+            build_plan(many(), {}), cor.send, journal, lambda _r: None, parallelism=parallelism
+        )
+        outcomes.append(sorted((str(r.key), dict(r.attributes)) for r in journal.records))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_in_doubt_create_is_adopted_without_a_second_create() -> None:
+    cor = FakeCor()
+    cor.ids["C1"] = 4242  # an earlier run's create had succeeded; its answer was lost
+    plan = build_plan(desired_of(ACME), {}, in_doubt={ACME.key})
+    journal = FakeJournal()
+    results: list[Result] = []
+    apply_plan(plan, cor.send, journal, results.append)
+    assert [c.method for c in cor.calls] == ["PUT"]
+    assert results[0].outcome is Outcome.ADOPTED
+    assert journal.records == [Record(ACME.key, 4242, {"name": "Acme"})]
+
+
+def test_in_doubt_create_that_never_happened_is_created() -> None:
+    cor = FakeCor(reject={})
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        if call.method == "PUT":
+            raise NotFoundError("PUT: 404 ClientNotFoundError", status=404, code="ZC001")
+        return cor.send(call)
+
+    plan = build_plan(desired_of(ACME), {}, in_doubt={ACME.key})
+    journal = FakeJournal()
+    report = apply_plan(plan, send, journal, lambda _r: None)
+    assert [c.method for c in cor.calls] == ["POST"]
+    assert [r.outcome for r in report.results] == [Outcome.CREATED]
+    assert journal.records == [Record(ACME.key, 1000, {"name": "Acme"})]
+
+
+def test_adopting_a_record_under_another_parent_fails_and_records_nothing() -> None:
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        if call.method == "POST":
+            raise DuplicateError("POST: 409 DuplicateExternalIdError", status=409)
+        return {"id": 77, "name": "Premium", "client_id": 999}  # COR: under another client
+
+    state = state_of(recorded("client", SF, "C1", 5, name="Acme"))
+    journal = FakeJournal()
+    report = apply_plan(
+        build_plan(desired_of(ACME, BRAND), state),
+        send,
+        journal,
+        lambda _r: None,
+        cor_ids={ACME.key: 5},
+    )
+    (result,) = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "client_id COR id 999, but client SALESFORCE/C1 is COR id 5" in result.reason
+    assert journal.records == []
+    assert ("resolve", "brand SALESFORCE/B1") not in journal.ops  # it exists: still in doubt
+
+
+def test_rejected_create_is_resolved_but_an_unreadable_answer_stays_in_doubt() -> None:
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        if call.body.get("id") == "C1":
+            raise RequestRejectedError("POST: 400 ValidationError", status=400)
+        return {"unexpected": "no id here"}  # created, but COR's id is unknown
+
+    journal = FakeJournal()
+    report = apply_plan(build_plan(desired_of(ACME, OTHER), {}), send, journal, lambda _r: None)
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.FAILED]
+    assert journal.ops == [
+        ("intend", "client SALESFORCE/C1"),
+        ("resolve", "client SALESFORCE/C1"),
+        ("intend", "client SALESFORCE/C2"),
+    ]
+
+
+def test_a_create_lost_in_an_outage_stays_in_doubt_and_is_listed_as_remaining() -> None:
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        raise TransientError("POST: ReadTimeout (gave up after 5 attempts)")
+
+    journal = FakeJournal()
+    report = apply_plan(build_plan(desired_of(ACME, BRAND), {}), send, journal, lambda _r: None)
+    assert report.stopped_by.startswith("POST: ReadTimeout")
+    assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C1", "brand SALESFORCE/B1"]
+    assert journal.ops == [("intend", "client SALESFORCE/C1")]

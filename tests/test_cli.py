@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -126,3 +127,32 @@ def test_apply_asks_on_a_terminal_and_only_yes_applies(
     assert code == 0, output
     assert "Apply complete: 38 created, 0 updated, 0 failed, 0 skipped." in output
     assert len(httpx.get(f"{emulator.url}/_emulator/records").json()["records"]) == 38
+
+
+def test_a_lock_left_on_another_host_refuses_until_state_unlock_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state.json"
+    holder = {
+        "holder": "ci",
+        "host": "runner-elsewhere",
+        "pid": 4242,
+        "started_at": "2026-11-28T10:00:00Z",
+        "command": "reconciler apply manifests",
+    }
+    (tmp_path / "state.json.lock").write_text(json.dumps(holder), encoding="utf-8")
+    monkeypatch.setenv("COR_TOKEN", "unused")
+    manifests = str(ROOT / "manifests")
+
+    assert run(["apply", "--auto-approve", "--state", str(state), manifests]) == 4
+    err = capsys.readouterr().err
+    assert "locked by ci@runner-elsewhere (pid 4242" in err
+    assert "reconciler state unlock --force" in err
+
+    assert run(["state", "unlock", "--state", str(state)]) == 3  # --force is required
+    assert "--force" in capsys.readouterr().err
+    assert run(["state", "unlock", "--force", "--state", str(state)]) == 0
+    assert "held by ci@runner-elsewhere (pid 4242" in capsys.readouterr().out
+    assert run(["state", "unlock", "--force", "--state", str(state)]) == 0
+    assert capsys.readouterr().out == f"{state} was not locked.\n"
+    assert run(["plan", "--state", str(state), manifests]) == 0  # plan never needed the lock

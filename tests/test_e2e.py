@@ -106,16 +106,23 @@ def test_apply_from_empty_state_then_no_changes(
 
     code, out, err = cli(capsys, "apply", "--auto-approve")
     assert code == 0, err
-    applied = [line for line in out.splitlines() if line.startswith("+ created")]
-    assert [line.split(" (")[0] for line in applied] == [
-        "+ created client SALESFORCE/SF-ACC-1",
-        "+ created client SALESFORCE/SF-ACC-2",
-        "+ created brand SALESFORCE/SF-BRAND-1",
-        "+ created brand SALESFORCE/SF-BRAND-2",
-        "+ created product SALESFORCE/SF-PROD-1",
-        "+ created product SALESFORCE/SF-PROD-2",
-        "+ created product SALESFORCE/SF-PROD-3",
-    ]
+    applied = [line.split(" (")[0] for line in out.splitlines() if line.startswith("+ created")]
+    # Requests run in parallel: lines come as they finish, each after what it references.
+    assert sorted(applied) == sorted(
+        [
+            "+ created client SALESFORCE/SF-ACC-1",
+            "+ created client SALESFORCE/SF-ACC-2",
+            "+ created brand SALESFORCE/SF-BRAND-1",
+            "+ created brand SALESFORCE/SF-BRAND-2",
+            "+ created product SALESFORCE/SF-PROD-1",
+            "+ created product SALESFORCE/SF-PROD-2",
+            "+ created product SALESFORCE/SF-PROD-3",
+        ]
+    )
+    at = {line.removeprefix("+ created "): index for index, line in enumerate(applied)}
+    assert at["client SALESFORCE/SF-ACC-1"] < at["brand SALESFORCE/SF-BRAND-1"]
+    assert at["brand SALESFORCE/SF-BRAND-1"] < at["product SALESFORCE/SF-PROD-1"]
+    assert at["brand SALESFORCE/SF-BRAND-2"] < at["product SALESFORCE/SF-PROD-3"]
     assert out.splitlines()[-1] == "Apply complete: 7 created, 0 updated, 0 failed, 0 skipped."
     assert len(emulator_records(emulator)) == 7
     assert_state_matches_emulator(workdir / "reconciler.state.json", emulator)

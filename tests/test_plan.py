@@ -8,6 +8,7 @@ from reconciler.diff import FieldChange
 from reconciler.plan import Action, build_plan, update_fields
 from reconciler.resources import Declared, Record
 from tests.builders import declared, desired_of, recorded, state_of
+from tests.builders import key as key_of
 
 SF, MD = "SALESFORCE", "MICROSOFT_DYNAMICS"
 ACME = declared("client", SF, "ACC-1", name="Acme")
@@ -138,3 +139,15 @@ def test_summary_counts_each_action() -> None:
     summary = build_plan(desired, state_of(ACME_REC, BRAND_REC)).summary
     assert (summary.create, summary.update, summary.replace, summary.delete) == (1, 1, 1, 0)
     assert summary.changes == 3
+
+
+def test_in_doubt_creates_are_marked_and_undeclared_ones_listed() -> None:
+    lost = key_of("client", SF, "GONE")
+    plan = build_plan(desired_of(ACME, BRAND), {}, in_doubt={ACME.key, lost})
+    assert [(str(c.key), c.in_doubt) for c in plan.changes] == [
+        ("client SALESFORCE/ACC-1", True),
+        ("brand SALESFORCE/BR-1", False),
+    ]
+    assert plan.in_doubt_not_declared == (lost,)
+    # An in-doubt key that is recorded is settled: nothing to report.
+    assert build_plan({}, state_of(ACME_REC), in_doubt={ACME.key}).in_doubt_not_declared == ()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from reconciler.plan import Plan, build_plan
 from reconciler.render import render_apply_summary, render_json, render_result, render_text
 from reconciler.results import ApplyReport, Outcome, Result
-from tests.builders import declared, desired_of, recorded, state_of
+from tests.builders import declared, desired_of, key, recorded, state_of
 
 SF, MD = "SALESFORCE", "MICROSOFT_DYNAMICS"
 
@@ -68,7 +68,8 @@ def mixed_plan() -> Plan:
             brand_id="SF-BRAND-1",
         ),
     )
-    return build_plan(desired, state)
+    in_doubt = {key("client", SF, "SF-ACC-1"), key("client", SF, "SF-ACC-LOST")}
+    return build_plan(desired, state, in_doubt)
 
 
 def test_text_plan_matches_golden(golden: Callable[[str, str], None]) -> None:
@@ -101,7 +102,7 @@ def test_no_changes() -> None:
 def test_colour_only_when_asked() -> None:
     plain, coloured = render_text(mixed_plan()), render_text(mixed_plan(), color=True)
     assert "\033[" not in plain
-    assert "\033[32m+ create client SALESFORCE/SF-ACC-1\033[0m" in coloured
+    assert "\033[32m+ create brand SALESFORCE/SF-BRAND-1\033[0m" in coloured
 
 
 def test_json_plan_shape() -> None:

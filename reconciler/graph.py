@@ -1,0 +1,71 @@
+"""Which planned change waits for which: the dependency bookkeeping of a parallel apply.
+
+Pure core. A change waits only for the creates in the same plan that it references (a brand
+for its own client, a product for its client and brand); everything else it references is
+already recorded. Manifests validation guarantees references point at declared records and
+the kinds make the graph acyclic (client ← brand ← product).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from reconciler.plan import Action, Change
+from reconciler.resources import ResourceKey
+
+
+class Dependencies:
+    """Hands out changes whose references exist; tells what a failure leaves unreachable."""
+
+    def __init__(self, changes: Iterable[Change]) -> None:
+        self._changes = tuple(changes)
+        creating = {c.key for c in self._changes if c.action is Action.CREATE}
+        self._waits: dict[ResourceKey, set[ResourceKey]] = {}
+        self._dependants: dict[ResourceKey, list[Change]] = {}
+        self._ready: deque[Change] = deque()
+        for change in self._changes:
+            pending = {ref for ref in change.key.references(change.attributes) if ref in creating}
+            for ref in pending:
+                self._dependants.setdefault(ref, []).append(change)
+            if pending:
+                self._waits[change.key] = pending
+            else:
+                self._ready.append(change)
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def next_ready(self) -> Change:
+        """The next change free to start, in plan order among those that became free together."""
+        return self._ready.popleft()
+
+    def succeeded(self, key: ResourceKey) -> None:
+        """`key` now exists in COR: its dependants whose references all exist become ready."""
+        for dependant in self._dependants.pop(key, ()):
+            waits = self._waits.get(dependant.key)
+            if waits is None:
+                continue  # already skipped
+            waits.discard(key)
+            if not waits:
+                del self._waits[dependant.key]
+                self._ready.append(dependant)
+
+    def unreachable(self, key: ResourceKey) -> list[tuple[Change, ResourceKey]]:
+        """`key` will not exist: every change waiting on it, directly or not, with the key it
+        waited on (so a skip names its cause), in plan order. They are never handed out."""
+        skipped: list[tuple[Change, ResourceKey]] = []
+        todo = deque([key])
+        while todo:
+            missing = todo.popleft()
+            for dependant in self._dependants.pop(missing, ()):
+                if self._waits.pop(dependant.key, None) is not None:
+                    skipped.append((dependant, missing))
+                    todo.append(dependant.key)
+        order = {change.key: index for index, change in enumerate(self._changes)}
+        return sorted(skipped, key=lambda pair: order[pair[0].key])
+
+    def not_started(self) -> list[Change]:
+        """Changes neither handed out nor skipped (what an early stop leaves), in plan order."""
+        left = {change.key for change in self._ready} | set(self._waits)
+        return [change for change in self._changes if change.key in left]
