@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from reconciler.client import cor_id_of
@@ -48,6 +49,7 @@ class Journal(Protocol):
     def intend(self, key: ResourceKey) -> None: ...
     def record(self, record: Record) -> None: ...
     def resolve(self, key: ResourceKey) -> None: ...
+    def batch(self) -> AbstractContextManager[None]: ...  # durable together when it ends
 
 
 def check_applicable(plan: Plan) -> None:
@@ -87,7 +89,7 @@ def apply_plan(
         run.drive(pool, send, should_stop, max(1, parallelism))
     except KeyboardInterrupt:
         abandoned = run.interrupted = True
-        run.unfinished.extend(run.in_flight.values())
+        run.unfinished.extend([*run.in_flight.values(), *run.starting])
     finally:
         pool.shutdown(wait=not abandoned, cancel_futures=True)
     return run.finish()
@@ -108,6 +110,7 @@ class _Run:
         self.order = {change.key: index for index, change in enumerate(plan.changes)}
         self.results: list[Result] = []
         self.in_flight: dict[Future[Result], Change] = {}
+        self.starting: list[Change] = []  # handed out by the graph, not yet submitted
         self.unfinished: list[Change] = []
         self.not_created: dict[ResourceKey, Outcome] = {}
         self.interrupted = False
@@ -116,20 +119,35 @@ class _Run:
     def drive(
         self, pool: ThreadPoolExecutor, send: Send, should_stop: Callable[[], bool], limit: int
     ) -> None:
+        done: set[Future[Result]] = set()
         while True:
-            if not self.stopping and should_stop():
-                self.interrupted = True
-            while not self.stopping and self.graph.has_ready() and len(self.in_flight) < limit:
-                change = self.graph.next_ready()
-                if change.action is Action.CREATE:
-                    self.journal.intend(change.key)  # durable before the request leaves
-                future = pool.submit(_run_one, change, send, self.cor_ids)
-                self.in_flight[future] = change
+            # One group commit per round: the results just collected and the intents of what
+            # starts next are durable together, before any request that depends on them leaves.
+            with self.journal.batch():
+                for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
+                    self.collect(future)
+                if not self.stopping and should_stop():
+                    self.interrupted = True
+                self.hand_out(limit)
+            while self.starting:
+                change = self.starting[0]
+                self.in_flight[pool.submit(_run_one, change, send, self.cor_ids)] = change
+                self.starting.pop(0)
             if not self.in_flight:
                 return
-            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
-                self.collect(future)
+            done = wait(self.in_flight, return_when=FIRST_COMPLETED).done
+
+    def hand_out(self, limit: int) -> None:
+        """Take the changes free to start, up to the limit, journaling each create's intent."""
+        while (
+            not self.stopping
+            and self.graph.has_ready()
+            and len(self.in_flight) + len(self.starting) < limit
+        ):
+            change = self.graph.next_ready()
+            if change.action is Action.CREATE:
+                self.journal.intend(change.key)
+            self.starting.append(change)
 
     @property
     def stopping(self) -> bool:

@@ -10,10 +10,12 @@ Every message and log line is scrubbed of the token, key, secret and any token s
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ DEFAULT_API_URL = "https://integrations.projectcor.com"
 DEFAULT_AUTH_URL = "https://api.projectcor.com/v1"
 USER_AGENT = f"cor-reconciler/{__version__}"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+POOL_SIZE = 8  # connections per httpx pool (see CorClient.__init__)
 SNIPPET_CHARS = 200
 REDACTED = "[redacted]"
 
@@ -143,16 +146,23 @@ class CorClient:
         self._api_url = _base_url(api_url, "the API URL")
         self._retry, self._log, self._sleep, self._clock = retry, log, sleep, clock
         self._rng = rng or random.Random()
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            # One pool shared by the apply's worker threads (httpx.Client is thread-safe);
-            # sized to the parallelism so no request waits for a connection.
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        # Worker threads share pools of at most POOL_SIZE connections: httpcore's pool does
+        # bookkeeping that grows with the square of its connections (encode/httpx#3215), so
+        # 32 connections in one pool cost more CPU than 4 pools of 8 (docs/benchmarks.md).
+        sizes = [POOL_SIZE] * (max_connections // POOL_SIZE)
+        sizes += [max_connections % POOL_SIZE] if max_connections % POOL_SIZE else []
+        self._pools = [
+            httpx.Client(
+                transport=transport,
+                timeout=httpx.Timeout(timeout),
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            )
+            for size in sizes or [1]
+        ]
+        self._http = self._pools[0]  # builds requests; sends go through _pool()
+        self._thread_pool = threading.local()
+        self._next_pool = itertools.count()
         self._tokens = TokenSource(
             credentials=credentials,
             auth_url=_base_url(auth_url, "the auth URL"),
@@ -178,13 +188,21 @@ class CorClient:
         return self._answer(label, response)
 
     def close(self) -> None:
-        self._http.close()
+        for pool in self._pools:
+            pool.close()
 
     def __enter__(self) -> CorClient:
         return self
 
     def __exit__(self, *_exc_info: object) -> None:
         self.close()
+
+    def _pool(self) -> httpx.Client:
+        """The calling thread's pool: threads are spread over the pools, round robin."""
+        index: int | None = getattr(self._thread_pool, "index", None)
+        if index is None:
+            index = self._thread_pool.index = next(self._next_pool) % len(self._pools)
+        return self._pools[index]
 
     def _build(self, call: ApiCall, token: str) -> httpx.Request:
         headers = {
@@ -222,7 +240,7 @@ class CorClient:
 
     def _attempt(self, label: str, request: httpx.Request) -> httpx.Response | _Setback:
         try:
-            response = self._http.send(request)
+            response = self._pool().send(request)
         except httpx.TransportError as exc:  # timeouts included
             cause = f"{type(exc).__name__}: {exc}".rstrip(": ")
             return _Setback(cause, cause, None, None)

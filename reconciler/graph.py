@@ -20,6 +20,7 @@ class Dependencies:
 
     def __init__(self, changes: Iterable[Change]) -> None:
         self._changes = tuple(changes)
+        self._order = {change.key: index for index, change in enumerate(self._changes)}
         creating = {c.key for c in self._changes if c.action is Action.CREATE}
         self._waits: dict[ResourceKey, set[ResourceKey]] = {}
         self._dependants: dict[ResourceKey, list[Change]] = {}
@@ -62,8 +63,7 @@ class Dependencies:
                 if self._waits.pop(dependant.key, None) is not None:
                     skipped.append((dependant, missing))
                     todo.append(dependant.key)
-        order = {change.key: index for index, change in enumerate(self._changes)}
-        return sorted(skipped, key=lambda pair: order[pair[0].key])
+        return sorted(skipped, key=lambda pair: self._order[pair[0].key])
 
     def not_started(self) -> list[Change]:
         """Changes neither handed out nor skipped (what an early stop leaves), in plan order."""

@@ -266,6 +266,7 @@ class JournalWriter:
         self._fd = fd
         self._size = size  # bytes known to hold whole lines
         self._broken = False
+        self._unsynced = False
 
     @classmethod
     def create(cls, path: Path, lineage: str, serial: int) -> JournalWriter:
@@ -282,20 +283,34 @@ class JournalWriter:
                 raise
         return cls(path, fd, len(header))
 
-    def append(self, line: bytes) -> None:
+    def append(self, line: bytes, *, sync: bool = True) -> None:
+        """Write one line; with `sync`, fsync it (and any unsynced line before it)."""
         if self._broken:
             raise StateWriteError(
                 f"the journal {self.path} is unusable after an earlier write failed"
             )
         try:
             write_all(self._fd, line)
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
         except OSError as exc:
             self._broken = True
             with suppress(OSError):  # cut back a partial line: nothing may follow a torn one
                 os.ftruncate(self._fd, self._size)
             raise StateWriteError(f"cannot append to the journal {self.path}: {exc}") from exc
         self._size += len(line)
+        self._unsynced = not sync
+
+    def sync(self) -> None:
+        """Make every line written so far durable (one fsync for a group of lines)."""
+        if not self._unsynced or self._broken:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = True
+            raise StateWriteError(f"cannot sync the journal {self.path}: {exc}") from exc
+        self._unsynced = False
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -249,6 +250,7 @@ class StateStore:
         self._lock = lock
         self._journal: journal.JournalWriter | None = None
         self._closed = False
+        self._batching = 0
 
     @classmethod
     def open(
@@ -327,7 +329,20 @@ class StateStore:
         if self._journal is None:
             path = _journal_path(self._path)
             self._journal = journal.JournalWriter.create(path, self._lineage, self._serial)
-        self._journal.append(line)
+        self._journal.append(line, sync=not self._batching)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: the changes made inside are durable together, with one fsync, when the
+        block ends (not one by one). Callers act on them — send the creates intended, start
+        the dependants of what was recorded — only after the block."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching and self._journal is not None:
+                self._journal.sync()
 
     def close(self) -> None:
         """Compact: write the whole state (serial + 1) if anything changed, drop the journal,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
@@ -71,6 +72,10 @@ class FakeJournal:
 
     def resolve(self, key: ResourceKey) -> None:
         self.ops.append(("resolve", str(key)))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
 
 
 def run(plan_desired: Any, plan_state: Any, cor: FakeCor) -> tuple[list[Result], list[Record]]:

@@ -317,6 +317,34 @@ def test_record_is_fsynced_before_it_returns(path: Path, monkeypatch: pytest.Mon
         assert (info.st_ino, info.st_size) in synced
 
 
+def test_a_batch_is_fsynced_once_when_it_ends(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    with StateStore.open(path) as store:
+        store.record(ACME)  # creates the journal
+        monkeypatch.setattr(os, "fsync", spy)
+        with store.batch():
+            store.intend(BRAND.key)
+            store.record(BRAND)
+            with store.batch():  # nested: the outer block decides
+                store.intend(ACME.key)
+            assert synced == []
+            assert journal_of(path).read_bytes().count(b"\n") == 5  # written, not yet synced
+        info = journal_of(path).stat()
+        assert synced == [(info.st_ino, info.st_size)]
+        with store.batch():
+            pass  # nothing written: no fsync
+        assert len(synced) == 1
+        monkeypatch.undo()
+    assert load_state(path).records.keys() == {ACME.key, BRAND.key}
+    assert load_state(path).in_doubt == {ACME.key}
+
+
 def test_the_store_keeps_its_own_copy_of_a_record(path: Path) -> None:
     attributes = {"name": "as applied"}
     with StateStore.open(path) as store:
