@@ -1,0 +1,273 @@
+"""Plans as Markdown, for a pull-request comment (docs/plan-markdown.md).
+
+Pure core (`plan → render`): a function from a Plan to a string; no file, clock or terminal.
+GitHub refuses longer comments, so the output never exceeds `limit` characters: the marker,
+heading, warnings and summary table always stay, and the details are trimmed by priority
+(replacements, in-doubt records, updates, creates, not-declared records), each kind saying
+exactly what it left out. User text (ids, names, any attribute) appears only inside fenced code
+blocks, JSON-quoted when not plain: never in the table, a <summary> or the marker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+from urllib.parse import quote as percent_encode
+
+from reconciler.plan import Action, Change, Plan, Summary
+from reconciler.render import quote
+from reconciler.resources import KINDS, SPECS, Kind, Record, ResourceKey
+
+COMMENT_LIMIT = 65_536  # GitHub refuses comments longer than this (characters)
+
+# Categories of details, in trimming priority: what blocks the apply first, what is kept last.
+REPLACE, IN_DOUBT, UPDATE, CREATE, KEPT = range(5)
+_CATEGORY = {Action.REPLACE: REPLACE, Action.UPDATE: UPDATE, Action.CREATE: CREATE}
+_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!"}
+_DISPLAY_ORDER = (CREATE, UPDATE, REPLACE, KEPT, IN_DOUBT)
+_COLUMNS = (CREATE, UPDATE, REPLACE, KEPT)
+_PHRASE = {
+    CREATE: "{} to create",
+    UPDATE: "{} to update",
+    REPLACE: "{} to replace",
+    KEPT: "{} not declared (kept)",
+    IN_DOUBT: "{} in doubt (not declared)",
+}
+_NOUN = {
+    CREATE: ("create", "creates"),
+    UPDATE: ("update", "updates"),
+    REPLACE: ("replacement", "replacements"),
+    KEPT: ("not-declared record", "not-declared records"),
+    IN_DOUBT: ("in-doubt record", "in-doubt records"),
+}
+_PLAIN = re.compile(r"[A-Za-z0-9_.:@+-]+")  # shown as is; anything else is JSON-quoted
+_BACKTICKS = re.compile(r"`+")
+_DASH_BEFORE_DASH = re.compile(r"-(?=-)")
+_CLOSE = "</details>\n"
+_FENCE_EXTRA = len("diff\n") + len("\n\n")  # besides the two fence runs
+
+
+class _Entry(NamedTuple):
+    """One line group of the details: a change, a kept record or an in-doubt key."""
+
+    category: int
+    kind: Kind
+    order: tuple[int, int]  # (changes 0 / kept 1 / in doubt 2, position): apply order in a kind
+    item: Change | Record | ResourceKey
+
+
+def plan_marker(paths: Sequence[str]) -> str:
+    """The hidden first line naming the project and the manifests, so a workflow finds its comment.
+
+    Each path is percent-encoded (RFC 3986: all but letters, digits, `_.~-/`) and a `-` followed
+    by another `-` becomes `%2D`, so no path can hold `,`, `>`, `<!` or `--`, or end the comment.
+    """
+    escaped = (_DASH_BEFORE_DASH.sub("%2D", percent_encode(path, safe="/")) for path in paths)
+    return f"<!-- reconciler:plan manifests={','.join(escaped)} -->"
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    paths: Sequence[str],
+    limit: int = COMMENT_LIMIT,
+    artifacts_hint: str = "full plan in the job's artifacts",
+) -> str:
+    """The plan as a comment of at most `limit` characters; `artifacts_hint` is trusted Markdown.
+
+    Raises ValueError when even the marker, heading, warnings and summary do not fit.
+    """
+    entries = _entries(plan)
+    counts = _counts(entries)
+    blocks = _head_blocks(plan, paths, counts)
+    if entries:
+        room = limit - len("\n".join(blocks))
+        blocks += _detail_blocks(entries, counts, room, artifacts_hint)
+    text = "\n".join(blocks)
+    if len(text) > limit:
+        raise ValueError(
+            f"limit {limit:,} is too small for this plan: its marker, heading, warnings and "
+            f"summary need {len(text):,} characters"
+        )
+    return text
+
+
+def _entries(plan: Plan) -> list[_Entry]:
+    """Every detail, in trimming priority; within a category in apply order."""
+    buckets: list[list[_Entry]] = [[] for _ in _NOUN]
+    for i, change in enumerate(plan.changes):
+        category = _CATEGORY[change.action]
+        buckets[category].append(_Entry(category, change.key.kind, (0, i), change))
+    for i, record in enumerate(plan.not_declared):
+        buckets[KEPT].append(_Entry(KEPT, record.key.kind, (1, i), record))
+    for i, key in enumerate(plan.in_doubt_not_declared):
+        buckets[IN_DOUBT].append(_Entry(IN_DOUBT, key.kind, (2, i), key))
+    return [entry for bucket in buckets for entry in bucket]
+
+
+def _counts(entries: Sequence[_Entry]) -> dict[Kind, list[int]]:
+    """Per kind with anything to show (apply order), the number of entries per category."""
+    counts = {kind: [0] * len(_NOUN) for kind in KINDS}
+    for entry in entries:
+        counts[entry.kind][entry.category] += 1
+    return {kind: row for kind, row in counts.items() if any(row)}
+
+
+def _head_blocks(plan: Plan, paths: Sequence[str], counts: dict[Kind, list[int]]) -> list[str]:
+    summary = plan.summary
+    top = f"{plan_marker(paths)}\n{_heading(summary)}\n"
+    return [top, *_warnings(plan, summary.replace), *_table(counts)]
+
+
+def _heading(summary: Summary) -> str:
+    if summary.changes == 0:
+        return "### reconciler plan: no changes"
+    return (
+        f"### reconciler plan: {summary.create:,} to create, {summary.update:,} to update, "
+        f"{summary.delete:,} to delete"
+    )
+
+
+def _warnings(plan: Plan, replace: int) -> list[str]:
+    """Counts only: user text stays in the fenced details."""
+    in_doubt = sum(1 for change in plan.changes if change.in_doubt)
+    lost = len(plan.in_doubt_not_declared)
+    warnings = []
+    if replace:
+        warnings.append(
+            f"> **Apply refuses this plan**: {_count(replace, 'replacement')} (`!`): the API "
+            "cannot change a brand's `client_id` or a product's `client_id` or `brand_id`.\n"
+        )
+    if in_doubt:
+        warnings.append(
+            f"> **In doubt**: {_count(in_doubt, 'create')} (`in doubt`) an earlier apply may have "
+            "carried out; apply adopts the record if COR has it.\n"
+        )
+    if lost:
+        warnings.append(
+            f"> **In doubt, not declared**: {_count(lost, 'record')} (`?`) an earlier apply may "
+            "have created in COR; declare again and apply to adopt.\n"
+        )
+    return warnings
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def _table(counts: dict[Kind, list[int]]) -> list[str]:
+    rows = [
+        f"| {kind.value} | " + " | ".join(f"{row[c]:,}" for c in _COLUMNS) + " |"
+        for kind, row in counts.items()
+        if any(row[c] for c in _COLUMNS)
+    ]
+    if not rows:
+        return []
+    header = "| kind | create | update | replace | not declared (kept) |\n|:--|--:|--:|--:|--:|\n"
+    return [header + "".join(row + "\n" for row in rows)]
+
+
+def _detail_blocks(
+    entries: Sequence[_Entry], counts: dict[Kind, list[int]], room: int, hint: str
+) -> list[str]:
+    """One <details> per kind, as many entries as fit in `room`; or one line if none fits."""
+    fixed = sum(1 + len(_open(kind, row)) + len(_CLOSE) for kind, row in counts.items())
+    texts: list[str] = []  # rendered lazily, in priority order: 100,000 changes render ~600
+    shown = _fitting(entries, texts, room - fixed)
+    if shown < len(entries):  # something is left out: make room for the worst "… and N more"
+        reserve = sum(len(_omission(row, hint)) + 2 for row in counts.values())
+        shown = _fitting(entries, texts, room - fixed - reserve)
+    if shown < 0:
+        return [f"Details left out to fit the comment limit (counts above); {hint}\n"]
+    by_kind: dict[Kind, list[tuple[_Entry, str]]] = {kind: [] for kind in counts}
+    for entry, text in zip(entries[:shown], texts[:shown], strict=True):
+        by_kind[entry.kind].append((entry, text))
+    return [_section(kind, counts[kind], by_kind[kind], hint) for kind in counts]
+
+
+def _fitting(entries: Sequence[_Entry], texts: list[str], room: int) -> int:
+    """How many entries, in priority order, fit in `room` (-1: not even none); appends to texts."""
+    if room < 0:
+        return -1
+    overhead: dict[Kind, int] = {}  # per kind: its fence lines, sized to the longest ` run
+    for i, entry in enumerate(entries):
+        if i == len(texts):
+            texts.append(_entry_text(entry))
+        old = overhead.get(entry.kind, 0)
+        new = max(old, 2 * len(_fence(texts[i])) + _FENCE_EXTRA)
+        room -= len(texts[i]) + new - old
+        if room < 0:
+            return i
+        overhead[entry.kind] = new
+    return len(entries)
+
+
+def _fence(text: str) -> str:
+    """Longer than any backtick run in `text` (CommonMark), so no content line closes it."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _open(kind: Kind, row: list[int]) -> str:
+    phrases = ", ".join(_PHRASE[c].format(f"{row[c]:,}") for c in _DISPLAY_ORDER if row[c])
+    return f"<details><summary>{kind.plural.capitalize()}: {phrases}</summary>\n\n"
+
+
+def _omission(left: list[int], hint: str) -> str:
+    parts = (f"{left[c]:,} more {_NOUN[c][left[c] != 1]}" for c in _DISPLAY_ORDER if left[c])
+    return f"… and {', '.join(parts)}; {hint}"
+
+
+def _section(kind: Kind, row: list[int], shown: list[tuple[_Entry, str]], hint: str) -> str:
+    parts = [_open(kind, row)]
+    if shown:
+        shown.sort(key=lambda pair: pair[0].order)
+        fence = max((_fence(text) for _, text in shown), key=len)
+        body = "".join(text for _, text in shown)
+        parts.append(f"{fence}diff\n{body}{fence}\n\n")
+    left = list(row)
+    for entry, _ in shown:
+        left[entry.category] -= 1
+    if any(left):
+        parts.append(_omission(left, hint) + "\n\n")
+    parts.append(_CLOSE)
+    return "".join(parts)
+
+
+def _entry_text(entry: _Entry) -> str:
+    item = entry.item
+    if isinstance(item, Change):
+        return "".join(line + "\n" for line in _change_lines(item))
+    if isinstance(item, Record):
+        return f"  not declared — kept: {_key(item.key)} (cor_id {item.cor_id})\n"
+    return f"? in doubt, not declared: {_key(item)}: an earlier apply may have created it\n"
+
+
+def _change_lines(change: Change) -> list[str]:
+    """As in the text plan (render.py), with ids and field names made safe by `_plain`."""
+    symbol = _SYMBOL[change.action]
+    head = f"{symbol} {change.action.value} {_key(change.key)}"
+    if change.cor_id is not None:
+        head += f" (cor_id {change.cor_id})"
+    if change.in_doubt:
+        head += " (in doubt: an earlier apply may have created it; apply adopts it if so)"
+    if change.action is Action.REPLACE:
+        immutable = ", ".join(_plain(d.field) for d in change.immutable_diffs)
+        head += f": {immutable} cannot change through the API; the record must be replaced"
+    lines = [head]
+    if change.action is Action.CREATE:
+        declared = [name for name in SPECS[change.key.kind].fields if name in change.attributes]
+        lines += [f"    {name}: {quote(change.attributes[name])}" for name in declared]
+    for d in change.diffs:
+        lines.append(f"    {_plain(d.field)}: {quote(d.before)} → {quote(d.after)}")
+    return lines
+
+
+def _key(key: ResourceKey) -> str:
+    return f"{key.kind.value} {_plain(key.source)}/{_plain(key.id)}"
+
+
+def _plain(text: str) -> str:
+    """As is when plain, else JSON-quoted: no newline, space or markup can pass unquoted."""
+    return text if _PLAIN.fullmatch(text) else quote(text)
