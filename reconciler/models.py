@@ -251,3 +251,13 @@ def field_value(kind: Kind, name: str, value: Written) -> str:
         why = "field values are strings"
     quoted = json.dumps(value.text, ensure_ascii=False)
     return f"{name}: {value.text} was read as {_read_as(value)}; {why}: quote it: {name}: {quoted}"
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one manifest file, generated from the models (one source of truth),
+    for editors (yaml-language-server) and other tools. `reconciler schema` prints it."""
+    schema = ManifestFile.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+    }

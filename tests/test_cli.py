@@ -156,3 +156,34 @@ def test_a_lock_left_on_another_host_refuses_until_state_unlock_force(
     assert run(["state", "unlock", "--force", "--state", str(state)]) == 0
     assert capsys.readouterr().out == f"{state} was not locked.\n"
     assert run(["plan", "--state", str(state), manifests]) == 0  # plan never needed the lock
+
+
+def test_with_format_json_a_failure_is_json_on_stdout_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.yaml").write_text("source: SAP\nclients:\n  - {id: 7, name: x}\n")
+    code = run(["plan", "--format", "json", "--state", str(tmp_path / "s.json"), str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 3
+    document = json.loads(out)
+    assert document == {
+        "format_version": 1,
+        "outcome": "invalid",
+        "exit_code": 3,
+        "error": "1 problem found in the manifests",
+        "problems": [
+            {
+                "path": f"{tmp_path}/a.yaml",
+                "line": 3,
+                "col": 10,
+                "message": "id: 7 was read as an integer; external ids are strings: "
+                'quote it: id: "7"',
+            }
+        ],
+    }
+    assert err.startswith(f"{tmp_path}/a.yaml:3:10: id: 7 was read as an integer")
+
+    (tmp_path / "s.json").write_text("{}")
+    (tmp_path / "a.yaml").write_text("source: SAP\n")
+    assert run(["plan", "--format=json", "--state", str(tmp_path / "s.json"), str(tmp_path)]) == 3
+    assert json.loads(capsys.readouterr().out)["outcome"] == "invalid"

@@ -1,0 +1,254 @@
+"""`reconciler apply`: plan, confirm, then apply through the COR client, recording each
+success in the state; signals stop it cleanly. Also `apply --plan` for saved plans.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from reconciler import saved_plan
+from reconciler.apply import apply_plan, check_applicable
+from reconciler.cli.commands import cli
+from reconciler.cli.shell import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    DEFAULT_PATHS,
+    colour,
+    command_line,
+    no_color_option,
+    paths_argument,
+    state_option,
+    stderr_log,
+    stderr_write,
+)
+from reconciler.client import CorClient, Credentials, RetryPolicy
+from reconciler.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RefusedError,
+    UsageError,
+)
+from reconciler.load import read_manifests
+from reconciler.plan import Plan, build_plan
+from reconciler.progress import Progress
+from reconciler.render import render_apply_summary, render_result, render_text
+from reconciler.results import Result
+from reconciler.state import StateStore
+
+
+@cli.command()
+@paths_argument
+@state_option
+@click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
+)
+@click.option(
+    "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
+)
+@click.option(
+    "--auth-url",
+    envvar="COR_AUTH_URL",
+    show_envvar=True,
+    default=DEFAULT_AUTH_URL,
+    show_default=True,
+)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight together (a record still waits for what it references).",
+)
+@click.option(
+    "--retry-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Attempts per request for 429, 5xx, timeouts and lost connections.",
+)
+@click.option(
+    "--retry-max-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds of backoff one request may wait in all, Retry-After included.",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Apply exactly this saved plan (from `plan --out`), without asking; refused (exit 4) "
+    "if the state, the manifests or the file changed since.",
+)
+@no_color_option
+def apply(
+    paths: tuple[str, ...],
+    state_path: Path,
+    auto_approve: bool,
+    api_url: str,
+    auth_url: str,
+    timeout: float,
+    parallelism: int,
+    retry_attempts: int,
+    retry_max_wait: float,
+    plan_file: Path | None,
+    no_color: bool,
+) -> int:
+    """Create what is missing and update what changed in COR, recording COR's ids.
+
+    Credentials come from the environment only: COR_TOKEN, or COR_API_KEY and
+    COR_CLIENT_SECRET.
+    """
+    color = colour(no_color)
+    desired = read_manifests(paths or DEFAULT_PATHS)
+    saved = _read_saved_plan(plan_file) if plan_file is not None else None
+    with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
+        state = store.state
+        the_plan = build_plan(desired, state.records, state.in_doubt)
+        if saved is not None:  # the review was the approval: only if nothing moved since
+            saved_plan.check_current(
+                saved, str(plan_file), desired, state.lineage, state.serial, the_plan
+            )
+            auto_approve = True
+        click.echo(render_text(the_plan, color=color), nl=False)
+        if the_plan.summary.changes == 0:
+            return EXIT_OK
+        check_applicable(the_plan)
+        connection = _Connection(
+            api_url=api_url,
+            auth_url=auth_url,
+            credentials=_credentials(),
+            timeout=timeout,
+            parallelism=parallelism,
+            retry=RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait),
+        )
+        if not _approved(auto_approve):
+            click.echo("Apply cancelled; nothing was changed.", err=True)
+            return EXIT_FAILURE
+        return _run_apply(the_plan, store, connection, color)
+
+
+@dataclass(frozen=True)
+class _Connection:
+    api_url: str
+    auth_url: str
+    credentials: Credentials
+    timeout: float
+    parallelism: int
+    retry: RetryPolicy
+
+    def client(self) -> CorClient:
+        return CorClient(
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            credentials=self.credentials,
+            timeout=self.timeout,
+            retry=self.retry,
+            log=stderr_log,
+            max_connections=self.parallelism,
+        )
+
+
+def _run_apply(the_plan: Plan, store: StateStore, connection: _Connection, color: bool) -> int:
+    click.echo("")
+    totals = Counter(change.key.kind for change in the_plan.changes)
+    progress = Progress(totals, write=stderr_write, terminal=sys.stderr.isatty())
+
+    def show(result: Result) -> None:
+        progress.clear()
+        click.echo(render_result(result, color=color), nl=False)
+        progress.settled(result)
+
+    with connection.client() as client, _StopOnSignal() as stop:
+        report = apply_plan(
+            the_plan,
+            client.send,
+            store,
+            show,
+            should_stop=lambda: stop.requested,
+            parallelism=connection.parallelism,
+            cor_ids={key: record.cor_id for key, record in store.state.records.items()},
+        )
+    progress.clear()
+    click.echo(render_apply_summary(report), nl=False)
+    if report.stopped_by:
+        click.echo(f"error: {report.stopped_by}", err=True)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _credentials() -> Credentials:
+    credentials = Credentials(
+        token=os.environ.get("COR_TOKEN") or None,
+        api_key=os.environ.get("COR_API_KEY") or None,
+        client_secret=os.environ.get("COR_CLIENT_SECRET") or None,
+    )
+    credentials.validate()
+    return credentials
+
+
+def _approved(auto_approve: bool) -> bool:
+    if auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "apply needs a terminal to ask for confirmation; in CI pass --auto-approve "
+            "(nothing was changed)"
+        )
+    answer = click.prompt(
+        "Do you want to apply these changes? Only 'yes' will be accepted", default=""
+    )
+    return bool(answer.strip() == "yes")
+
+
+def _read_saved_plan(path: Path) -> saved_plan.SavedPlan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RefusedError(f"{path} is not a saved plan (not UTF-8 text)") from error
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from error
+    return saved_plan.read(text, str(path))
+
+
+class _StopOnSignal:
+    """During apply, the first SIGINT or SIGTERM asks for a clean stop: the request in flight
+    finishes and is recorded, nothing new starts. A second one abandons the request in flight
+    (a create it carried out is adopted by the next run)."""
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo(
+            f"\n{signal.Signals(signum).name}: stopping after the request in flight "
+            "(send it again to abandon that request)",
+            err=True,
+        )

@@ -1,0 +1,99 @@
+"""The one error boundary: run a command, map what it raised to the documented exit codes
+(docs/exit-codes.md), never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+import click
+
+import reconciler.cli.apply_command  # noqa: F401 - registers `apply` on the group
+from reconciler import __version__
+from reconciler.cli.commands import cli
+from reconciler.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_REFUSED,
+    ManifestError,
+    Problem,
+    ReconcileError,
+)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code: the error boundary."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        if "--debug" in args:
+            traceback.print_exc()
+        click.echo("Interrupted.", err=True)
+        return _failed(args, EXIT_INTERRUPTED, "interrupted")
+    except click.ClickException as error:
+        error.show()
+        return _failed(args, EXIT_INVALID, error.format_message())
+    except ManifestError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {error}", err=True)
+        return _failed(args, error.exit_code, str(error), error.problems)
+    except ReconcileError as error:
+        click.echo(f"error: {error}", err=True)
+        return _failed(args, error.exit_code, str(error))
+    except Exception as error:  # the boundary: anything unexpected is a bug, reported briefly
+        if "--debug" in args:
+            traceback.print_exc()
+        click.echo(
+            f"unexpected error ({type(error).__name__}): {error}\n"
+            f"This is a bug in reconciler {__version__}: please report it to its maintainers "
+            "with the output of the same command run with --debug (it shows the traceback).",
+            err=True,
+        )
+        return _failed(args, EXIT_FAILURE, f"unexpected error ({type(error).__name__})")
+    return result if isinstance(result, int) else EXIT_OK
+
+
+_OUTCOMES = {
+    EXIT_FAILURE: "failed",
+    EXIT_INVALID: "invalid",
+    EXIT_REFUSED: "refused",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+
+def _failed(args: Sequence[str], code: int, message: str, problems: Sequence[Problem] = ()) -> int:
+    """With `--format json`, wrappers get the failure as JSON on stdout too (exit-codes.md)."""
+    wants_json = "--format=json" in args or any(
+        a == "--format" and b == "json" for a, b in itertools.pairwise(args)
+    )
+    if wants_json:
+        document = {
+            "format_version": 1,
+            "outcome": _OUTCOMES.get(code, "failed"),
+            "exit_code": code,
+            "error": message,
+            "problems": [
+                {
+                    "path": p.location.path,
+                    "line": p.location.line,
+                    "col": p.location.col,
+                    "message": p.message,
+                }
+                for p in problems
+            ],
+        }
+        click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    sys.exit(run(argv))

@@ -1,0 +1,117 @@
+"""Saved plans: `plan --out` writes what was reviewed, `apply --plan` applies exactly that.
+
+Pure core (the CLI reads and writes the file). A saved plan carries what it was computed from —
+the state's lineage and serial, a digest of what the manifests declare — and a digest of the
+plan itself. Applying it recomputes the plan from the manifests and state of the moment and
+refuses (RefusedError, exit 4) when anything moved: the state, the manifests, or the file.
+Documented in docs/plan-json.md. It never holds a credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from reconciler import __version__
+from reconciler.errors import RefusedError
+from reconciler.plan import Plan
+from reconciler.render import render_json
+from reconciler.resources import Desired
+
+SAVED_PLAN_FORMAT = 1
+_REPLAN = "run `reconciler plan --out ...` again, review it, and apply the new file"
+
+
+class _StateRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    lineage: str | None  # None: there was no state file yet (serial 0)
+    serial: int
+
+
+class SavedPlan(BaseModel):
+    """The file `plan --out` writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    format_version: Literal[1] = Field(description="Format of this file.")
+    kind: Literal["reconciler-saved-plan"]
+    reconciler_version: str = Field(description="The version that made it (informative).")
+    state: _StateRef = Field(description="The state the plan was computed against.")
+    manifests_digest: str = Field(description="sha256 of what the manifests declared.")
+    plan_digest: str = Field(description="sha256 of `plan`, as written.")
+    plan: dict[str, Any] = Field(description="The plan, exactly as `plan --format json`.")
+
+
+def manifests_digest(desired: Desired) -> str:
+    """sha256 of the declared content: kind, source, id and attributes of every entity, in
+    apply order — so reformatting a file or moving an entry to another file changes nothing."""
+    digest = hashlib.sha256()
+    for key in sorted(desired, key=lambda k: k.sort_key()):
+        entry = [key.kind.value, key.source, key.id, sorted(desired[key].attributes.items())]
+        digest.update(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _plan_digest(plan_document: dict[str, Any]) -> str:
+    canonical = json.dumps(plan_document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"sha256:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+
+
+def save(plan: Plan, desired: Desired, lineage: str, serial: int) -> str:
+    """The saved-plan file's text (deterministic: sorted keys, a trailing newline)."""
+    document = json.loads(render_json(plan))
+    saved = {
+        "format_version": SAVED_PLAN_FORMAT,
+        "kind": "reconciler-saved-plan",
+        "reconciler_version": __version__,
+        "state": {"lineage": lineage if serial else None, "serial": serial},
+        "manifests_digest": manifests_digest(desired),
+        "plan_digest": _plan_digest(document),
+        "plan": document,
+    }
+    return json.dumps(saved, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read(text: str, source: str) -> SavedPlan:
+    """Parse and authenticate a saved plan; RefusedError if it is not one or was altered."""
+    try:
+        saved = SavedPlan.model_validate(json.loads(text))
+    except (json.JSONDecodeError, PydanticValidationError) as error:
+        first = str(error).splitlines()[0]
+        raise RefusedError(
+            f"{source} is not a saved plan of this format ({first}); {_REPLAN}"
+        ) from error
+    if _plan_digest(saved.plan) != saved.plan_digest:
+        raise RefusedError(
+            f"{source} was altered after it was saved (its digest differs); {_REPLAN}"
+        )
+    return saved
+
+
+def check_current(
+    saved: SavedPlan, source: str, desired: Desired, lineage: str, serial: int, current: Plan
+) -> None:
+    """Refuse unless the saved plan is still exactly what applying now would do."""
+    if saved.state.serial and saved.state.lineage != lineage:
+        raise RefusedError(
+            f"{source} was made for another state (lineage {saved.state.lineage}, this state "
+            f"is {lineage}): check --state / RECONCILER_STATE; {_REPLAN}"
+        )
+    if saved.state.serial != serial:
+        raise RefusedError(
+            f"the state moved on since {source} was made (serial {saved.state.serial}, now "
+            f"{serial}): another apply ran meanwhile; {_REPLAN}"
+        )
+    if manifests_digest(desired) != saved.manifests_digest:
+        raise RefusedError(
+            f"the manifests changed since {source} was made (their content differs); {_REPLAN}"
+        )
+    if _plan_digest(json.loads(render_json(current))) != saved.plan_digest:
+        raise RefusedError(
+            f"{source} no longer matches what applying would do (made by reconciler "
+            f"{saved.reconciler_version}); {_REPLAN}"
+        )
