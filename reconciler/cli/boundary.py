@@ -13,8 +13,8 @@ from typing import NoReturn
 
 import click
 
-import reconciler.cli.apply_command  # noqa: F401 - registers `apply` on the group
 from reconciler import __version__
+from reconciler.cli import apply_command, state_commands
 from reconciler.cli.commands import cli
 from reconciler.errors import (
     EXIT_FAILURE,
@@ -26,6 +26,9 @@ from reconciler.errors import (
     Problem,
     ReconcileError,
 )
+
+# Importing a command module registers its commands on the group.
+COMMAND_MODULES = (apply_command, state_commands)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
