@@ -205,19 +205,19 @@ def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> 
 def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
     if change.in_doubt:  # an earlier create may have happened: adopt first
         try:
-            return _adopt(change, send, cor_ids, "adopted: an earlier run's create had succeeded")
+            return adopt(change, send, cor_ids, "adopted: an earlier run's create had succeeded")
         except NotFoundError:
             pass  # it never happened: create it now
     try:
         answer = send(create_call(change.key, change.attributes))
     except DuplicateError:
-        return _adopt(change, send, cor_ids, "adopted: it already existed in COR")
+        return adopt(change, send, cor_ids, "adopted: it already existed in COR")
     except _REFUSALS as error:
         return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
     return Result(change, Outcome.CREATED, cor_id_of(answer))
 
 
-def _adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
+def adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
     """PUT the declared updatable fields to the external id; COR's answer names its id."""
     updatable = SPECS[change.key.kind].updatable
     fields = {name: change.attributes[name] for name in updatable if name in change.attributes}

@@ -139,6 +139,7 @@ _OUTCOME_STYLE = {
     Outcome.UPDATED: ("~", "yellow"),
     Outcome.FAILED: ("x", "red"),
     Outcome.SKIPPED: ("-", "dim"),
+    Outcome.NOT_FOUND: ("?", "dim"),
 }
 
 

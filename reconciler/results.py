@@ -17,6 +17,7 @@ class Outcome(str, Enum):
     UPDATED = "updated"
     FAILED = "failed"
     SKIPPED = "skipped"  # it depends on a record whose create failed or was skipped
+    NOT_FOUND = "not found"  # import: COR does not know the external id (apply will create it)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,9 @@ success in the state; signals stop it cleanly. Also `apply --plan` for saved pla
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -18,9 +16,8 @@ import click
 from reconciler import saved_plan
 from reconciler.apply import apply_plan, check_applicable
 from reconciler.cli.commands import cli
+from reconciler.cli.connection import Connection, connection_options
 from reconciler.cli.shell import (
-    DEFAULT_API_URL,
-    DEFAULT_AUTH_URL,
     DEFAULT_PATHS,
     colour,
     command_line,
@@ -30,7 +27,6 @@ from reconciler.cli.shell import (
     stderr_log,
     stderr_write,
 )
-from reconciler.client import CorClient, Credentials, RetryPolicy
 from reconciler.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -52,38 +48,7 @@ from reconciler.state import StateStore
 @click.option(
     "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
 )
-@click.option(
-    "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
-)
-@click.option(
-    "--auth-url",
-    envvar="COR_AUTH_URL",
-    show_envvar=True,
-    default=DEFAULT_AUTH_URL,
-    show_default=True,
-)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Requests in flight together (a record still waits for what it references).",
-)
-@click.option(
-    "--retry-attempts",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Attempts per request for 429, 5xx, timeouts and lost connections.",
-)
-@click.option(
-    "--retry-max-wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds of backoff one request may wait in all, Retry-After included.",
-)
+@connection_options
 @click.option(
     "--plan",
     "plan_file",
@@ -125,13 +90,13 @@ def apply(
         if the_plan.summary.changes == 0:
             return EXIT_OK
         check_applicable(the_plan)
-        connection = _Connection(
+        connection = Connection.from_options(
             api_url=api_url,
             auth_url=auth_url,
-            credentials=_credentials(),
             timeout=timeout,
             parallelism=parallelism,
-            retry=RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait),
+            retry_attempts=retry_attempts,
+            retry_max_wait=retry_max_wait,
         )
         if not _approved(auto_approve):
             click.echo("Apply cancelled; nothing was changed.", err=True)
@@ -139,28 +104,7 @@ def apply(
         return _run_apply(the_plan, store, connection, color)
 
 
-@dataclass(frozen=True)
-class _Connection:
-    api_url: str
-    auth_url: str
-    credentials: Credentials
-    timeout: float
-    parallelism: int
-    retry: RetryPolicy
-
-    def client(self) -> CorClient:
-        return CorClient(
-            api_url=self.api_url,
-            auth_url=self.auth_url,
-            credentials=self.credentials,
-            timeout=self.timeout,
-            retry=self.retry,
-            log=stderr_log,
-            max_connections=self.parallelism,
-        )
-
-
-def _run_apply(the_plan: Plan, store: StateStore, connection: _Connection, color: bool) -> int:
+def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color: bool) -> int:
     click.echo("")
     totals = Counter(change.key.kind for change in the_plan.changes)
     progress = Progress(totals, write=stderr_write, terminal=sys.stderr.isatty())
@@ -187,16 +131,6 @@ def _run_apply(the_plan: Plan, store: StateStore, connection: _Connection, color
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_FAILURE
-
-
-def _credentials() -> Credentials:
-    credentials = Credentials(
-        token=os.environ.get("COR_TOKEN") or None,
-        api_key=os.environ.get("COR_API_KEY") or None,
-        client_secret=os.environ.get("COR_CLIENT_SECRET") or None,
-    )
-    credentials.validate()
-    return credentials
 
 
 def _approved(auto_approve: bool) -> bool:

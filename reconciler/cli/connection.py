@@ -1,0 +1,111 @@
+"""How commands that talk to COR connect: shared options, credentials from the environment.
+
+Used by `apply` and `import` (and any command that calls COR). Credentials are read from the
+environment only — never options, so they stay out of shell history and process lists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, stderr_log
+from reconciler.client import CorClient, Credentials, RetryPolicy
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPTIONS = (
+    click.option(
+        "--api-url",
+        envvar="COR_API_URL",
+        show_envvar=True,
+        default=DEFAULT_API_URL,
+        show_default=True,
+    ),
+    click.option(
+        "--auth-url",
+        envvar="COR_AUTH_URL",
+        show_envvar=True,
+        default=DEFAULT_AUTH_URL,
+        show_default=True,
+    ),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True),
+    click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Requests in flight together (a record still waits for what it references).",
+    ),
+    click.option(
+        "--retry-attempts",
+        type=click.IntRange(1, 100),
+        default=5,
+        show_default=True,
+        help="Attempts per request for 429, 5xx, timeouts and lost connections.",
+    ),
+    click.option(
+        "--retry-max-wait",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help="Seconds of backoff one request may wait in all, Retry-After included.",
+    ),
+)
+
+
+def connection_options(command: F) -> F:
+    """Add --api-url, --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+def credentials_from_env() -> Credentials:
+    credentials = Credentials(
+        token=os.environ.get("COR_TOKEN") or None,
+        api_key=os.environ.get("COR_API_KEY") or None,
+        client_secret=os.environ.get("COR_CLIENT_SECRET") or None,
+    )
+    credentials.validate()
+    return credentials
+
+
+@dataclass(frozen=True)
+class Connection:
+    api_url: str
+    auth_url: str
+    credentials: Credentials
+    timeout: float
+    parallelism: int
+    retry: RetryPolicy
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        api_url: str,
+        auth_url: str,
+        timeout: float,
+        parallelism: int,
+        retry_attempts: int,
+        retry_max_wait: float,
+    ) -> Connection:
+        """The connection the options describe, with credentials from the environment."""
+        retry = RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait)
+        return cls(api_url, auth_url, credentials_from_env(), timeout, parallelism, retry)
+
+    def client(self) -> CorClient:
+        return CorClient(
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            credentials=self.credentials,
+            timeout=self.timeout,
+            retry=self.retry,
+            log=stderr_log,
+            max_connections=self.parallelism,
+        )

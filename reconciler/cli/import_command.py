@@ -1,0 +1,94 @@
+"""`reconciler import`: adopt declared records that already exist in COR (docs/cli.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.commands import cli
+from reconciler.cli.connection import Connection, connection_options
+from reconciler.cli.shell import (
+    DEFAULT_PATHS,
+    colour,
+    command_line,
+    no_color_option,
+    paths_argument,
+    state_option,
+    stderr_log,
+)
+from reconciler.errors import EXIT_FAILURE, EXIT_OK
+from reconciler.importer import ImportReport, candidates, import_records
+from reconciler.load import read_manifests
+from reconciler.plan import build_plan
+from reconciler.render import render_result
+from reconciler.results import Outcome
+from reconciler.state import StateStore
+
+
+@cli.command("import")
+@paths_argument
+@state_option
+@connection_options
+@click.option("--dry-run", is_flag=True, help="Only list what would be looked up in COR.")
+@no_color_option
+def import_command(
+    paths: tuple[str, ...],
+    state_path: Path,
+    api_url: str,
+    auth_url: str,
+    timeout: float,
+    parallelism: int,
+    retry_attempts: int,
+    retry_max_wait: float,
+    dry_run: bool,
+    no_color: bool,
+) -> int:
+    """Adopt declared records that already exist in COR, without creating anything.
+
+    For each declared record the state does not hold: a PUT of its declared fields to its
+    external id; found records are recorded with their COR id, the others are left for apply.
+    """
+    color = colour(no_color)
+    desired = read_manifests(paths or DEFAULT_PATHS)
+    with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
+        state = store.state
+        the_plan = build_plan(desired, state.records, state.in_doubt)
+        todo = candidates(the_plan)
+        if dry_run or not todo:
+            for change in todo:
+                click.echo(f"? would look up {change.key}")
+            click.echo(f"Import (dry run): {len(todo)} declared record(s) not in the state.")
+            return EXIT_OK
+        connection = Connection.from_options(
+            api_url=api_url,
+            auth_url=auth_url,
+            timeout=timeout,
+            parallelism=parallelism,
+            retry_attempts=retry_attempts,
+            retry_max_wait=retry_max_wait,
+        )
+        with connection.client() as client:
+            report = import_records(
+                the_plan,
+                client.send,
+                store,
+                lambda result: click.echo(render_result(result, color=color), nl=False),
+                parallelism=parallelism,
+                cor_ids={key: record.cor_id for key, record in state.records.items()},
+            )
+    return _summarise(report)
+
+
+def _summarise(report: ImportReport) -> int:
+    for change in report.not_attempted:
+        click.echo(f"  not attempted: {change.key}")
+    click.echo(
+        f"Import {'stopped' if report.stopped_by else 'complete'}: "
+        f"{report.count(Outcome.ADOPTED)} adopted, {report.count(Outcome.NOT_FOUND)} not found, "
+        f"{report.count(Outcome.FAILED)} failed."
+    )
+    if report.stopped_by:
+        click.echo(f"error: {report.stopped_by}", err=True)
+        return EXIT_FAILURE
+    return EXIT_FAILURE if report.count(Outcome.FAILED) else EXIT_OK
