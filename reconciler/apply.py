@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from reconciler.client import cor_id_of
-from reconciler.endpoints import ApiCall, create_call, update_call
+from reconciler.endpoints import ApiCall, create_call, delete_call, update_call
 from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
@@ -49,6 +49,7 @@ class Journal(Protocol):
     def intend(self, key: ResourceKey) -> None: ...
     def record(self, record: Record) -> None: ...
     def resolve(self, key: ResourceKey) -> None: ...
+    def forget(self, key: ResourceKey) -> None: ...
     def batch(self) -> AbstractContextManager[None]: ...  # durable together when it ends
 
 
@@ -112,7 +113,7 @@ class _Run:
         self.in_flight: dict[Future[Result], Change] = {}
         self.starting: list[Change] = []  # handed out by the graph, not yet submitted
         self.unfinished: list[Change] = []
-        self.not_created: dict[ResourceKey, Outcome] = {}
+        self.not_done: dict[ResourceKey, Outcome] = {}  # failed or skipped: never came to be
         self.interrupted = False
         self.stopped_by = ""
 
@@ -163,21 +164,27 @@ class _Run:
             self.unfinished.append(change)  # a create stays in doubt: the next run adopts it
             return
         del self.in_flight[future]
-        if result.cor_id is not None:
-            self.journal.record(Record(change.key, result.cor_id, change.attributes))
+        if result.outcome is Outcome.DELETED:
+            self.journal.forget(change.key)
+            self.graph.succeeded(change.key)
+        elif result.cor_id is not None:
+            self.journal.record(self._recorded(change, result.cor_id))
             self.cor_ids[change.key] = result.cor_id
             self.graph.succeeded(change.key)
-        elif change.action is Action.CREATE:
-            if result.rejected:
+        else:
+            if change.action is Action.CREATE and result.rejected:
                 self.journal.resolve(change.key)
-            self.not_created[change.key] = result.outcome
+            self.not_done[change.key] = result.outcome
         self.settled(result)
         for dependant, missing in self.graph.unreachable(change.key):
-            why = "was skipped" if self.not_created[missing] is Outcome.SKIPPED else "failed"
-            self.not_created[dependant.key] = Outcome.SKIPPED
+            why = "was skipped" if self.not_done[missing] is Outcome.SKIPPED else "failed"
+            self.not_done[dependant.key] = Outcome.SKIPPED
             self.settled(
                 Result(dependant, Outcome.SKIPPED, reason=f"depends on {missing}, which {why}")
             )
+
+    def _recorded(self, change: Change, cor_id: int) -> Record:
+        return Record(change.key, cor_id, change.attributes, change.protect)
 
     def settled(self, result: Result) -> None:
         self.results.append(result)
@@ -195,6 +202,8 @@ def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> 
     try:
         if change.action is Action.CREATE:
             return _create(change, send, cor_ids)
+        if change.action is Action.DELETE:
+            return _delete(change, send)
         return _update(change, send)
     except _STOPPING:
         raise
@@ -246,8 +255,20 @@ def _parent_conflict(
     return ""
 
 
+def _delete(change: Change, send: Send) -> Result:
+    """DELETE; a record COR no longer knows is gone already, which is what was wanted."""
+    try:
+        send(delete_call(change.key))
+    except NotFoundError:
+        return Result(change, Outcome.DELETED, reason="it was already gone from COR")
+    return Result(change, Outcome.DELETED)
+
+
 def _update(change: Change, send: Send) -> Result:
-    answer = send(update_call(change.key, update_fields(change)))
+    fields = update_fields(change)
+    if not fields:  # only `protect` changed: it lives in the state, COR has nothing to change
+        return Result(change, Outcome.UPDATED, change.cor_id, "protection recorded")
+    answer = send(update_call(change.key, fields))
     cor_id = cor_id_of(answer) if "id" in answer else change.cor_id
     return Result(change, Outcome.UPDATED, cor_id)
 

@@ -2,7 +2,9 @@
 
 Pure core. A change waits only for the creates in the same plan that it references (a brand
 for its own client, a product for its client and brand); everything else it references is
-already recorded. Manifests validation guarantees references point at declared records and
+already recorded. A delete waits the other way round: for the deletes of the records that
+refer to it (a brand for its products), since COR refuses to delete a parent with dependants.
+Manifests validation guarantees references point at declared records and
 the kinds make the graph acyclic (client ← brand ← product).
 """
 
@@ -22,11 +24,15 @@ class Dependencies:
         self._changes = tuple(changes)
         self._order = {change.key: index for index, change in enumerate(self._changes)}
         creating = {c.key for c in self._changes if c.action is Action.CREATE}
+        deleting = _deleted_dependants(self._changes)
         self._waits: dict[ResourceKey, set[ResourceKey]] = {}
         self._dependants: dict[ResourceKey, list[Change]] = {}
         self._ready: deque[Change] = deque()
         for change in self._changes:
-            pending = {ref for ref in change.key.references(change.attributes) if ref in creating}
+            if change.action is Action.DELETE:  # after every delete of what refers to it
+                pending = deleting.get(change.key, set())
+            else:
+                pending = {r for r in change.key.references(change.attributes) if r in creating}
             for ref in pending:
                 self._dependants.setdefault(ref, []).append(change)
             if pending:
@@ -69,3 +75,15 @@ class Dependencies:
         """Changes neither handed out nor skipped (what an early stop leaves), in plan order."""
         left = {change.key for change in self._ready} | set(self._waits)
         return [change for change in self._changes if change.key in left]
+
+
+def _deleted_dependants(changes: Iterable[Change]) -> dict[ResourceKey, set[ResourceKey]]:
+    """For each record being deleted, the records being deleted that refer to it."""
+    deleted = [c for c in changes if c.action is Action.DELETE]
+    keys = {c.key for c in deleted}
+    dependants: dict[ResourceKey, set[ResourceKey]] = {}
+    for change in deleted:
+        for ref in change.key.references(change.attributes):
+            if ref in keys:
+                dependants.setdefault(ref, set()).add(change.key)
+    return dependants

@@ -57,9 +57,12 @@ class KeyFields(Frozen):
 class RecordFields(KeyFields):
     cor_id: StrictInt
     attributes: dict[StrictStr, StrictStr]
+    protected: Literal[True] | None = None  # written only when true (state.md)
 
     def record(self) -> Record:
-        return Record(self.key(), self.cor_id, MappingProxyType(self.attributes))
+        return Record(
+            self.key(), self.cor_id, MappingProxyType(self.attributes), bool(self.protected)
+        )
 
 
 class Header(Frozen):
@@ -221,6 +224,8 @@ def put_line(record: Record) -> bytes:
     key = record.key
     fields: dict[str, Any] = {"op": "put", "kind": key.kind, "source": key.source, "id": key.id}
     fields |= {"cor_id": record.cor_id, "attributes": dict(record.attributes)}
+    if record.protected:
+        fields["protected"] = True
     try:
         PutLine.model_validate(fields)
         return _line({**fields, "kind": key.kind.value})

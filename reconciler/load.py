@@ -28,6 +28,9 @@ from reconciler.validate import check_declared
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
 _STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+_TRUE = frozenset({"true", "yes", "on", "y"})  # YAML 1.1's true spellings, any case
+_NO = yaml.ScalarNode(_BOOL, "false")
 _MERGE = "tag:yaml.org,2002:merge"
 _SUFFIXES = (".yaml", ".yml")
 _MIN_EXPANSION = 100_000  # nodes an alias-expanded document may always reach
@@ -234,8 +237,11 @@ def _pairs(tree: _Tree, mapping: yaml.MappingNode) -> Pairs:
 
 
 def _plain(node: yaml.Node) -> object:
-    """A str for a string scalar; any other node goes to pydantic as is, which rejects it."""
-    return node.value if node.tag == _STR and isinstance(node, yaml.ScalarNode) else node
+    """A str for a string scalar, a bool for a boolean one (`protect`); any other node goes to
+    pydantic as is, which rejects it."""
+    if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _BOOL):
+        return node.value if node.tag == _STR else node.value.lower() in _TRUE
+    return node
 
 
 def _walk(path: str, root: yaml.MappingNode) -> _Tree:
@@ -314,7 +320,10 @@ def _declared(tree: _Tree) -> list[Declared]:
                     attributes[name] = value.value
                     locations[name] = _at(tree.path, value)
             key = ResourceKey(kind, source.value, id_node.value)
-            entities.append(Declared(key, attributes, _at(tree.path, id_node), locations))
+            protect = _plain(fields.get("protect", (None, None))[1] or _NO) is True
+            entities.append(
+                Declared(key, attributes, _at(tree.path, id_node), locations, protect=protect)
+            )
     return entities
 
 

@@ -3,7 +3,7 @@
 Pure core (`plan → render`): a function from a Plan to a string; no file, clock or terminal.
 GitHub refuses longer comments, so the output never exceeds `limit` characters: the marker,
 heading, warnings and summary table always stay, and the details are trimmed by priority
-(replacements, in-doubt records, updates, creates, not-declared records), each kind saying
+(replacements, deletes, in-doubt records, updates, creates, not-declared records), each kind saying
 exactly what it left out. User text (ids, names, any attribute) appears only inside fenced code
 blocks, JSON-quoted when not plain: never in the table, a <summary> or the marker.
 """
@@ -21,16 +21,23 @@ from reconciler.resources import KINDS, SPECS, Kind, Record, ResourceKey
 
 COMMENT_LIMIT = 65_536  # GitHub refuses comments longer than this (characters)
 
-# Categories of details, in trimming priority: what blocks the apply first, what is kept last.
-REPLACE, IN_DOUBT, UPDATE, CREATE, KEPT = range(5)
-_CATEGORY = {Action.REPLACE: REPLACE, Action.UPDATE: UPDATE, Action.CREATE: CREATE}
-_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!"}
-_DISPLAY_ORDER = (CREATE, UPDATE, REPLACE, KEPT, IN_DOUBT)
-_COLUMNS = (CREATE, UPDATE, REPLACE, KEPT)
+# Categories of details, in trimming priority: what blocks the apply first, then what cannot be
+# undone (deletes), what is kept last.
+REPLACE, DELETE, IN_DOUBT, UPDATE, CREATE, KEPT = range(6)
+_CATEGORY = {
+    Action.REPLACE: REPLACE,
+    Action.DELETE: DELETE,
+    Action.UPDATE: UPDATE,
+    Action.CREATE: CREATE,
+}
+_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!", Action.DELETE: "-"}
+_DISPLAY_ORDER = (CREATE, UPDATE, REPLACE, DELETE, KEPT, IN_DOUBT)
+_COLUMNS = (CREATE, UPDATE, REPLACE, DELETE, KEPT)
 _PHRASE = {
     CREATE: "{} to create",
     UPDATE: "{} to update",
     REPLACE: "{} to replace",
+    DELETE: "{} to delete",
     KEPT: "{} not declared (kept)",
     IN_DOUBT: "{} in doubt (not declared)",
 }
@@ -38,6 +45,7 @@ _NOUN = {
     CREATE: ("create", "creates"),
     UPDATE: ("update", "updates"),
     REPLACE: ("replacement", "replacements"),
+    DELETE: ("delete", "deletes"),
     KEPT: ("not-declared record", "not-declared records"),
     IN_DOUBT: ("in-doubt record", "in-doubt records"),
 }
@@ -117,7 +125,16 @@ def _counts(entries: Sequence[_Entry]) -> dict[Kind, list[int]]:
 def _head_blocks(plan: Plan, paths: Sequence[str], counts: dict[Kind, list[int]]) -> list[str]:
     summary = plan.summary
     top = f"{plan_marker(paths)}\n{_heading(summary)}\n"
-    return [top, *_warnings(plan, summary.replace), *_table(counts)]
+    return [top, *_limit_warning(plan), *_warnings(plan, summary.replace), *_table(counts)]
+
+
+def _limit_warning(plan: Plan) -> list[str]:
+    """The deletion limits broken: our own text (counts and kinds), never user text."""
+    if not plan.limits_broken:
+        return []
+    verdict = "--force lets it through" if plan.forced else "apply refuses it without --force"
+    problems = "".join(f"> - {problem}\n" for problem in plan.limits_broken)
+    return [f"> **Deletes more than the limits allow**: {verdict}.\n{problems}"]
 
 
 def _heading(summary: Summary) -> str:
@@ -164,7 +181,10 @@ def _table(counts: dict[Kind, list[int]]) -> list[str]:
     ]
     if not rows:
         return []
-    header = "| kind | create | update | replace | not declared (kept) |\n|:--|--:|--:|--:|--:|\n"
+    header = (
+        "| kind | create | update | replace | delete | not declared (kept) |\n"
+        "|:--|--:|--:|--:|--:|--:|\n"
+    )
     return [header + "".join(row + "\n" for row in rows)]
 
 

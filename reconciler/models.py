@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -49,6 +49,11 @@ class _Entry(BaseModel):
 
     id: Text = Field(description=_ID_DOC)
     name: Text = Field(description="Display name in COR.")
+    protect: StrictBool | SkipJsonSchema[None] = Field(
+        default=None,
+        description="true: never deleted by a prune while the state records it protected; "
+        "declare false and apply before removing the entry. Not sent to COR.",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -222,7 +227,7 @@ def missing_field(kind: Kind, name: str) -> str:
 
 
 def unknown_field(kind: Kind, name: str) -> str:
-    fields = tuple(ENTRY_MODELS[kind].model_fields)
+    fields = tuple(sorted(ENTRY_MODELS[kind].model_fields, key=lambda f: f == "protect"))
     return (
         f'unknown field "{name}" in a {kind.value}; {_closest(name, fields)}'
         f"valid fields: {', '.join(fields)}"
@@ -233,6 +238,8 @@ def field_value(kind: Kind, name: str, value: Written) -> str:
     """A field value that is not a non-empty string."""
     required = ENTRY_MODELS[kind].model_fields[name].is_required()
     fix = "give it a value" if required else "give a value or remove the field"
+    if name == "protect":
+        return f"protect must be true or false; found {describe(value)}"
     if value.text == "" or (value.tag == _CORE + "null" and value.text == "~"):
         return f"{name} is empty: {fix}"
     if value.tag == _CORE + "null":

@@ -20,11 +20,13 @@ class Action(str, Enum):
     CREATE = "create"
     UPDATE = "update"
     REPLACE = "replace"  # an immutable field changed: the API cannot do it; apply refuses
+    DELETE = "delete"  # recorded, no longer declared, and the plan prunes (`--prune`)
 
 
 @dataclass(frozen=True)
 class Change:
-    """One planned change. `attributes` are the declared ones; `cor_id` the recorded one."""
+    """One planned change. `attributes` are the declared ones (for a delete: the recorded
+    ones); `cor_id` the recorded one."""
 
     action: Action
     key: ResourceKey
@@ -32,6 +34,7 @@ class Change:
     cor_id: int | None = None
     diffs: tuple[FieldChange, ...] = ()
     in_doubt: bool = False  # a create an earlier run may have carried out: adopt it first
+    protect: bool = False  # declared `protect: true`: recorded so, never deleted while so
 
     @property
     def immutable_diffs(self) -> tuple[FieldChange, ...]:
@@ -54,10 +57,19 @@ class Summary:
 
 @dataclass(frozen=True)
 class Plan:
-    changes: tuple[Change, ...]  # apply order: clients, brands, products; then source, id
-    not_declared: tuple[Record, ...]  # recorded but no longer declared: kept (no deletion yet)
+    # Apply order: creates and updates of clients, brands, products (then source, id); then
+    # deletes in reverse: products, brands, clients.
+    changes: tuple[Change, ...]
+    not_declared: tuple[Record, ...]  # recorded, no longer declared, and kept (not pruned)
     # Creates an earlier apply may have carried out, no longer declared: they may exist in COR.
     in_doubt_not_declared: tuple[ResourceKey, ...] = ()
+    # Deletion limits the plan breaks (safety.py); `forced`: --force lets it pass anyway.
+    limits_broken: tuple[str, ...] = ()
+    forced: bool = False
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.limits_broken) and not self.forced
 
     @property
     def summary(self) -> Summary:
@@ -68,7 +80,7 @@ class Plan:
             create=counts[Action.CREATE],
             update=counts[Action.UPDATE],
             replace=counts[Action.REPLACE],
-            delete=0,
+            delete=counts[Action.DELETE],
             not_declared=len(self.not_declared),
         )
 
@@ -81,8 +93,11 @@ def build_plan(
     desired: Desired,
     recorded: Mapping[ResourceKey, Record],
     in_doubt: AbstractSet[ResourceKey] = frozenset(),
+    *,
+    prune: bool = False,
 ) -> Plan:
-    """Creates for declared-but-unrecorded, updates/replacements for records that differ.
+    """Creates for declared-but-unrecorded, updates/replacements for records that differ, and
+    with `prune`, deletes for records no longer declared (never for protected ones).
 
     `in_doubt` are creates an earlier run started without learning the outcome (state.md).
     """
@@ -93,11 +108,20 @@ def build_plan(
             change = replace(change, in_doubt=True)
         if change is not None:
             changes.append(change)
-    not_declared = tuple(
-        recorded[key] for key in _in_apply_order(k for k in recorded if k not in desired)
-    )
+    gone = [recorded[key] for key in _in_apply_order(k for k in recorded if k not in desired)]
+    deleted = [record for record in gone if prune and not record.protected]
+    changes += [
+        Change(Action.DELETE, record.key, record.attributes, record.cor_id)
+        for record in sorted(deleted, key=_delete_order)
+    ]
+    kept = tuple(record for record in gone if not prune or record.protected)
     lost = tuple(_in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
-    return Plan(tuple(changes), not_declared, lost)
+    return Plan(tuple(changes), kept, lost)
+
+
+def _delete_order(record: Record) -> tuple[int, str, str]:
+    """Dependants first: products, then brands, then clients; then source, id."""
+    return (-record.key.kind.rank, record.key.source, record.key.id)
 
 
 def _in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:
@@ -105,14 +129,22 @@ def _in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:
 
 
 def _change_for(declared: Declared, record: Record | None) -> Change | None:
+    key, protect = declared.key, declared.protect
     if record is None:
-        return Change(Action.CREATE, declared.key, declared.attributes)
-    if record.attributes == declared.attributes:  # the cheap check first; most records are equal
+        return Change(Action.CREATE, key, declared.attributes, protect=protect)
+    same = record.attributes == declared.attributes  # the cheap check first: most are equal
+    if same and record.protected == protect:
         return None
-    diffs = field_changes(record.attributes, declared.attributes)
-    immutable = SPECS[declared.key.kind].immutable
+    diffs = () if same else field_changes(record.attributes, declared.attributes)
+    if record.protected != protect:  # recorded in the state only: no request
+        diffs += (FieldChange("protect", _flag(record.protected), _flag(protect)),)
+    immutable = SPECS[key.kind].immutable
     action = Action.REPLACE if any(d.field in immutable for d in diffs) else Action.UPDATE
-    return Change(action, declared.key, declared.attributes, record.cor_id, diffs)
+    return Change(action, key, declared.attributes, record.cor_id, diffs, protect=protect)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def update_fields(change: Change) -> dict[str, str | None]:

@@ -23,6 +23,7 @@ _SYMBOL = {
     Action.CREATE: ("+", "green"),
     Action.UPDATE: ("~", "yellow"),
     Action.REPLACE: ("!", "red"),
+    Action.DELETE: ("-", "red"),
 }
 
 
@@ -55,6 +56,7 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
     if summary.changes == 0:
         yield "No changes."
         return
+    yield from _limit_lines(plan)
     if summary.replace:
         yield (
             f"{summary.replace} change(s) need a replacement, which the API cannot do: "
@@ -63,6 +65,17 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
     yield (
         f"Plan: {summary.create} to create, {summary.update} to update, {summary.delete} to delete."
     )
+
+
+def _limit_lines(plan: Plan) -> Iterator[str]:
+    if not plan.limits_broken:
+        return
+    if plan.forced:
+        yield "This plan deletes more than the limits allow; --force lets it through:"
+    else:
+        yield "This plan deletes more than the limits allow; apply refuses it without --force:"
+    for problem in plan.limits_broken:
+        yield f"  - {problem}"
 
 
 def _change_lines(change: Change, color: bool) -> Iterator[str]:
@@ -98,6 +111,7 @@ def render_json(plan: Plan) -> str:
         },
         "changes": [_change_json(change) for change in plan.changes],
         "not_declared": [_record_json(record) for record in plan.not_declared],
+        "deletion_limits": {"broken": list(plan.limits_broken), "forced": plan.forced},
         "in_doubt_not_declared": [
             {"kind": key.kind.value, "source": key.source, "id": key.id}
             for key in plan.in_doubt_not_declared
@@ -137,6 +151,7 @@ _OUTCOME_STYLE = {
     Outcome.CREATED: ("+", "green"),
     Outcome.ADOPTED: ("+", "green"),
     Outcome.UPDATED: ("~", "yellow"),
+    Outcome.DELETED: ("-", "red"),
     Outcome.FAILED: ("x", "red"),
     Outcome.SKIPPED: ("-", "dim"),
     Outcome.NOT_FOUND: ("?", "dim"),
@@ -161,9 +176,10 @@ def render_apply_summary(report: ApplyReport) -> str:
         lines.extend(f"  {change.action.value} {change.key}" for change in report.remaining)
     created = report.count(Outcome.CREATED, Outcome.ADOPTED)
     state = "interrupted" if report.interrupted else "stopped" if report.stopped_by else "complete"
+    deletes = any(r.change.action is Action.DELETE for r in report.results)
+    deleted = f"{report.count(Outcome.DELETED)} deleted, " if deletes else ""
     lines.append(
-        f"Apply {state}: {created} created, "
-        f"{report.count(Outcome.UPDATED)} updated, {report.count(Outcome.FAILED)} failed, "
-        f"{report.count(Outcome.SKIPPED)} skipped."
+        f"Apply {state}: {created} created, {report.count(Outcome.UPDATED)} updated, "
+        f"{deleted}{report.count(Outcome.FAILED)} failed, {report.count(Outcome.SKIPPED)} skipped."
     )
     return "".join(line + "\n" for line in lines)

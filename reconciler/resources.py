@@ -132,6 +132,7 @@ class Declared:
     attributes: Mapping[str, str]
     location: Location  # where the entry starts (its `id`, or the entry itself)
     field_locations: Mapping[str, Location] = field(default_factory=dict)
+    protect: bool = False  # `protect: true`: never deleted by a prune while recorded so
 
 
 # Everything the manifests declare, keyed by identity, in apply order.
@@ -145,3 +146,4 @@ class Record:
     key: ResourceKey
     cor_id: int
     attributes: Mapping[str, str]
+    protected: bool = False  # declared with `protect: true`: never deleted while so recorded

@@ -15,6 +15,7 @@ class Outcome(str, Enum):
     CREATED = "created"
     ADOPTED = "adopted"  # the create met an existing record (duplicate id); it was taken over
     UPDATED = "updated"
+    DELETED = "deleted"  # prune: deleted in COR (or already gone there), forgotten by the state
     FAILED = "failed"
     SKIPPED = "skipped"  # it depends on a record whose create failed or was skipped
     NOT_FOUND = "not found"  # import: COR does not know the external id (apply will create it)

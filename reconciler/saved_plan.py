@@ -32,6 +32,16 @@ class _StateRef(BaseModel):
     serial: int
 
 
+class PlanOptions(BaseModel):
+    """The options the plan was made with; `apply --plan` recomputes the plan with them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    prune: bool = False
+    force: bool = False
+    max_delete_share: tuple[str, ...] = ()
+    max_delete: tuple[str, ...] = ()
+
+
 class SavedPlan(BaseModel):
     """The file `plan --out` writes."""
 
@@ -44,6 +54,7 @@ class SavedPlan(BaseModel):
     manifests_digest: str = Field(description="sha256 of what the manifests declared.")
     plan_digest: str = Field(description="sha256 of `plan`, as written.")
     plan: dict[str, Any] = Field(description="The plan, exactly as `plan --format json`.")
+    options: PlanOptions = Field(default=PlanOptions(), description="What the plan was made with.")
 
 
 def manifests_digest(desired: Desired) -> str:
@@ -61,7 +72,9 @@ def _plan_digest(plan_document: dict[str, Any]) -> str:
     return f"sha256:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
 
 
-def save(plan: Plan, desired: Desired, lineage: str, serial: int) -> str:
+def save(
+    plan: Plan, desired: Desired, lineage: str, serial: int, options: PlanOptions | None = None
+) -> str:
     """The saved-plan file's text (deterministic: sorted keys, a trailing newline)."""
     document = json.loads(render_json(plan))
     saved = {
@@ -72,6 +85,7 @@ def save(plan: Plan, desired: Desired, lineage: str, serial: int) -> str:
         "manifests_digest": manifests_digest(desired),
         "plan_digest": _plan_digest(document),
         "plan": document,
+        "options": (options or PlanOptions()).model_dump(mode="json"),
     }
     return json.dumps(saved, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -79,8 +93,8 @@ def save(plan: Plan, desired: Desired, lineage: str, serial: int) -> str:
 def read(text: str, source: str) -> SavedPlan:
     """Parse and authenticate a saved plan; RefusedError if it is not one or was altered."""
     try:
-        saved = SavedPlan.model_validate(json.loads(text))
-    except (json.JSONDecodeError, PydanticValidationError) as error:
+        saved = SavedPlan.model_validate_json(text)
+    except PydanticValidationError as error:
         first = str(error).splitlines()[0]
         raise RefusedError(
             f"{source} is not a saved plan of this format ({first}); {_REPLAN}"

@@ -213,8 +213,12 @@ def _render_record(record: Record) -> str:
     return (
         f'\n    {{\n      "kind": {_quote(key.kind.value)},\n      "source": {_quote(key.source)},'
         f'\n      "id": {_quote(key.id)},\n      "cor_id": {record.cor_id:d},'
-        f'\n      "attributes": {attributes}\n    }}'
+        f'\n      "attributes": {attributes}{_PROTECTED if record.protected else ""}\n    }}'
     )
+
+
+# Only protected records carry the field, so other records' bytes never change (state.md).
+_PROTECTED = ',\n      "protected": true'
 
 
 def _write_state(path: Path, state: State) -> None:
@@ -305,7 +309,8 @@ class StateStore:
         close() tries to write it with the whole state.
         """
         line = journal.put_line(record)
-        frozen = Record(record.key, record.cor_id, MappingProxyType(dict(record.attributes)))
+        attributes = MappingProxyType(dict(record.attributes))
+        frozen = Record(record.key, record.cor_id, attributes, record.protected)
         self._change(journal.Change("put", record.key, frozen), line)
 
     def resolve(self, key: ResourceKey) -> None:

@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "manifests"
 ALL_SOURCES = ", ".join(SOURCES)
 CLIENT_FIELDS = (
     "id, name, business_name, email_contact, name_contact, last_name_contact, phone, website, "
-    "description"
+    "description, protect"
 )
 
 
@@ -100,8 +100,9 @@ PROBLEM_CASES = [
         {"a.yaml": "source: JIRA\nbrands: [{id: B, name: B, client: C, colour: red}]\n"},
         [
             'm/a.yaml:2:27: unknown field "client" in a brand; did you mean "client_id"? '
-            "valid fields: id, name, client_id",
-            'm/a.yaml:2:38: unknown field "colour" in a brand; valid fields: id, name, client_id',
+            "valid fields: id, name, client_id, protect",
+            'm/a.yaml:2:38: unknown field "colour" in a brand; '
+            "valid fields: id, name, client_id, protect",
             'm/a.yaml:2:10: this brand has no "client_id", a required field: add `client_id: ...`',
         ],
         id="unknown-fields-and-missing-required",
@@ -543,7 +544,9 @@ def test_example_manifests_load() -> None:
 def test_models_match_the_api_field_tables() -> None:
     for kind in KINDS:
         fields = ENTRY_MODELS[kind].model_fields
-        assert tuple(fields) == ("id", *SPECS[kind].fields)
+        api_fields = tuple(name for name in fields if name != "protect")  # not sent to COR
+        assert api_fields == ("id", *SPECS[kind].fields)
+        assert not fields["protect"].is_required()
         required = {name for name, info in fields.items() if info.is_required()}
         assert required == {"id", *SPECS[kind].required}
 
@@ -574,3 +577,28 @@ def test_models_refuse_null_for_an_optional_field() -> None:
         ProductEntry.model_validate(
             {"id": "P", "name": "N", "client_id": "C", "brand_id": "B", "description": None}
         )
+
+
+@pytest.mark.parametrize(
+    ("written", "protect", "problem"),
+    [
+        ("protect: true", True, None),
+        ("protect: yes", True, None),
+        ("protect: false", False, None),
+        ("", False, None),
+        ('protect: "true"', False, 'protect must be true or false; found a string "true"'),
+        ("protect: maybe", False, 'protect must be true or false; found a string "maybe"'),
+    ],
+)
+def test_protect_is_a_boolean_flag(
+    workdir: Path, written: str, protect: bool, problem: str | None
+) -> None:
+    text = f"source: JIRA\nclients:\n  - id: C1\n    name: Acme\n    {written}\n"
+    if problem is None:
+        _write(Path("m"), {"a.yaml": text})
+        (entity,) = read_manifests(["m"]).values()
+        assert entity.protect is protect
+        assert "protect" not in entity.attributes  # never sent to COR
+    else:
+        (found,) = _problems({"a.yaml": text})
+        assert found.startswith("m/a.yaml:5:14: " + problem), found

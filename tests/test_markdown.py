@@ -120,7 +120,7 @@ def test_no_changes_still_lists_kept_records() -> None:
     state = state_of(recorded("brand", SF, "B-1", 7, name="Old", client_id="C-1"))
     text = render_markdown(build_plan({}, state), paths=PATHS)
     assert "### reconciler plan: no changes\n" in text
-    assert "| brand | 0 | 0 | 0 | 1 |\n" in text
+    assert "| brand | 0 | 0 | 0 | 0 | 1 |\n" in text
     assert "<details><summary>Brands: 1 not declared (kept)</summary>" in text
     assert "  not declared — kept: brand SALESFORCE/B-1 (cor_id 7)\n" in text
 
@@ -132,11 +132,11 @@ def test_heading_warnings_and_table() -> None:
     assert lines[5].startswith("> **In doubt**: 1 create (`in doubt`)")
     assert lines[7].startswith("> **In doubt, not declared**: 1 record (`?`)")
     assert lines[9:14] == [
-        "| kind | create | update | replace | not declared (kept) |",
-        "|:--|--:|--:|--:|--:|",
-        "| client | 1 | 1 | 0 | 0 |",
-        "| brand | 1 | 0 | 1 | 0 |",
-        "| product | 1 | 1 | 0 | 1 |",
+        "| kind | create | update | replace | delete | not declared (kept) |",
+        "|:--|--:|--:|--:|--:|--:|",
+        "| client | 1 | 1 | 0 | 0 | 0 |",
+        "| brand | 1 | 0 | 1 | 0 | 0 |",
+        "| product | 1 | 1 | 0 | 0 | 1 |",
     ]
 
 
@@ -144,7 +144,7 @@ def test_100_000_changes_fill_the_budget_and_count_what_is_left_out() -> None:
     text = render_markdown(many_creates(100_000), paths=PATHS, artifacts_hint="see ARTIFACT")
     assert COMMENT_LIMIT - 200 < len(text) <= COMMENT_LIMIT
     assert "### reconciler plan: 100,000 to create, 0 to update, 0 to delete\n" in text
-    assert "| client | 100,000 | 0 | 0 | 0 |\n" in text
+    assert "| client | 100,000 | 0 | 0 | 0 | 0 |\n" in text
     assert "<details><summary>Clients: 100,000 to create</summary>" in text
     shown = re.findall(r"^\+ create client SALESFORCE/(C-\d+)$", text, re.MULTILINE)
     assert shown == [f"C-{i:06d}" for i in range(len(shown))]  # the first, in apply order
@@ -302,5 +302,5 @@ def check_structure(text: str) -> None:
             continue
         assert not any(bad in line for bad in HOSTILE if bad != "\n"), line
         if line.startswith("|"):
-            assert line.count("|") == 6, line
+            assert line.count("|") == 7, line
     assert outside.count("</details>") == text.count("<details><summary>")

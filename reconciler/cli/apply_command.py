@@ -21,8 +21,10 @@ from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
     command_line,
+    make_plan,
     no_color_option,
     paths_argument,
+    prune_options,
     state_option,
     stderr_log,
     stderr_write,
@@ -35,10 +37,11 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.load import read_manifests
-from reconciler.plan import Plan, build_plan
+from reconciler.plan import Plan
 from reconciler.progress import Progress
 from reconciler.render import render_apply_summary, render_result, render_text
 from reconciler.results import Result
+from reconciler.saved_plan import PlanOptions
 from reconciler.state import StateStore
 
 
@@ -56,6 +59,7 @@ from reconciler.state import StateStore
     help="Apply exactly this saved plan (from `plan --out`), without asking; refused (exit 4) "
     "if the state, the manifests or the file changed since.",
 )
+@prune_options
 @no_color_option
 def apply(
     paths: tuple[str, ...],
@@ -68,6 +72,10 @@ def apply(
     retry_attempts: int,
     retry_max_wait: float,
     plan_file: Path | None,
+    prune: bool,
+    force: bool,
+    max_delete_share: tuple[str, ...],
+    max_delete: tuple[str, ...],
     no_color: bool,
 ) -> int:
     """Create what is missing and update what changed in COR, recording COR's ids.
@@ -78,9 +86,14 @@ def apply(
     color = colour(no_color)
     desired = read_manifests(paths or DEFAULT_PATHS)
     saved = _read_saved_plan(plan_file) if plan_file is not None else None
+    options = PlanOptions(
+        prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
+    )
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
-        the_plan = build_plan(desired, state.records, state.in_doubt)
+        if saved is not None:  # the saved plan's own options, not this command's
+            options = saved.options
+        the_plan = make_plan(desired, state, options)
         if saved is not None:  # the review was the approval: only if nothing moved since
             saved_plan.check_current(
                 saved, str(plan_file), desired, state.lineage, state.serial, the_plan
@@ -89,6 +102,11 @@ def apply(
         click.echo(render_text(the_plan, color=color), nl=False)
         if the_plan.summary.changes == 0:
             return EXIT_OK
+        if the_plan.refused:
+            raise RefusedError(
+                "this plan deletes more than the limits allow (see above); nothing was changed. "
+                "Check the manifests path; raise --max-delete / --max-delete-share, or --force"
+            )
         check_applicable(the_plan)
         connection = Connection.from_options(
             api_url=api_url,

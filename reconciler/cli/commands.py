@@ -15,8 +15,10 @@ from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
     counts,
+    make_plan,
     no_color_option,
     paths_argument,
+    prune_options,
     state_option,
     stderr_log,
     write_file,
@@ -24,12 +26,13 @@ from reconciler.cli.shell import (
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_OK,
+    EXIT_REFUSED,
 )
 from reconciler.load import read_manifests
 from reconciler.markdown import render_markdown
 from reconciler.models import manifest_json_schema
-from reconciler.plan import build_plan
 from reconciler.render import render_json, render_text
+from reconciler.saved_plan import PlanOptions
 from reconciler.state import force_unlock, load_state
 
 
@@ -68,6 +71,7 @@ def validate(paths: tuple[str, ...]) -> int:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also save the plan to this file, for `apply --plan` to apply exactly.",
 )
+@prune_options
 @no_color_option
 def plan(
     paths: tuple[str, ...],
@@ -75,20 +79,31 @@ def plan(
     output_format: str,
     detailed_exitcode: bool,
     out_path: Path | None,
+    prune: bool,
+    force: bool,
+    max_delete_share: tuple[str, ...],
+    max_delete: tuple[str, ...],
     no_color: bool,
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline)."""
     desired = read_manifests(paths or DEFAULT_PATHS)
     state = load_state(state_path)
-    the_plan = build_plan(desired, state.records, state.in_doubt)
+    options = PlanOptions(
+        prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
+    )
+    the_plan = make_plan(desired, state, options)
     if output_format == "json":
         click.echo(render_json(the_plan), nl=False)
     elif output_format == "markdown":
         click.echo(render_markdown(the_plan, paths=paths or DEFAULT_PATHS), nl=False)
     else:
         click.echo(render_text(the_plan, color=colour(no_color)), nl=False)
+    if the_plan.refused:  # the plan says which limits; nothing is saved to apply
+        stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
+        return EXIT_REFUSED
     if out_path is not None:
-        write_file(out_path, saved_plan.save(the_plan, desired, state.lineage, state.serial))
+        text = saved_plan.save(the_plan, desired, state.lineage, state.serial, options)
+        write_file(out_path, text)
         stderr_log(
             f"Saved the plan to {out_path}; apply exactly it with: "
             f"reconciler apply --plan {out_path}"

@@ -7,16 +7,12 @@ environment only — never options, so they stay out of shell history and proces
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import click
 
-from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, stderr_log
+from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, stderr_log
 from reconciler.client import CorClient, Credentials, RetryPolicy
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _OPTIONS = (
     click.option(

@@ -8,14 +8,27 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from reconciler.errors import (
-    ReconcileError,
-)
+from reconciler.errors import ReconcileError
+from reconciler.plan import Plan, build_plan
 from reconciler.resources import KINDS, Desired
+from reconciler.safety import (
+    DEFAULT_COUNT,
+    DEFAULT_SHARE,
+    MIN_RECORDED_FOR_SHARE,
+    deletion_violations,
+    parse_limits,
+)
+from reconciler.saved_plan import PlanOptions
+from reconciler.state import State
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_PATHS = ("manifests",)
 DEFAULT_STATE = "reconciler.state.json"
@@ -72,3 +85,45 @@ def stderr_write(text: str) -> None:
 def command_line() -> str:
     """What the lock names as its holder's command (arguments only: no secret is an option)."""
     return " ".join(["reconciler", *sys.argv[1:]])
+
+
+_PRUNE_OPTIONS = (
+    click.option(
+        "--prune",
+        is_flag=True,
+        help="Also delete, in COR and in the state, recorded records no longer declared.",
+    ),
+    click.option("--force", is_flag=True, help="Let a prune pass the deletion limits."),
+    click.option(
+        "--max-delete-share",
+        "max_delete_share",
+        multiple=True,
+        metavar="[KIND=]PCT",
+        help=f"Refuse to delete more than this share of a kind's records "
+        f"(default {DEFAULT_SHARE:g}%, when at least {MIN_RECORDED_FOR_SHARE} are recorded).",
+    ),
+    click.option(
+        "--max-delete",
+        "max_delete",
+        multiple=True,
+        metavar="[KIND=]N",
+        help=f"Refuse to delete more than N records of a kind (default {DEFAULT_COUNT}).",
+    ),
+)
+
+
+def prune_options(command: F) -> F:
+    """Add --prune, --force, --max-delete-share, --max-delete (docs/cli.md, Deletion)."""
+    for option in reversed(_PRUNE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def make_plan(desired: Desired, state: State, settings: PlanOptions) -> Plan:
+    """The plan, with the deletion limits it breaks when it prunes (safety.py)."""
+    plan = build_plan(desired, state.records, state.in_doubt, prune=settings.prune)
+    if not settings.prune:
+        return plan
+    limits = parse_limits(settings.max_delete_share, settings.max_delete)
+    broken = deletion_violations(plan, state.records.keys(), len(desired), limits)
+    return replace(plan, limits_broken=tuple(broken), forced=settings.force)

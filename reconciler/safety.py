@@ -1,0 +1,94 @@
+"""Deletion limits: no single command deletes more than the user allowed.
+
+Pure core. Checked on every plan that prunes, before anything is applied: mass deletion by a
+reconciler (a wrong path, an emptied file, a bad merge) is the incident GitOps users fear most.
+Without `--force`, a plan that breaks a limit is refused (RefusedError, exit 4) and says which.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.errors import UsageError
+from reconciler.plan import Action, Plan
+from reconciler.resources import KINDS, Kind, ResourceKey
+
+DEFAULT_SHARE = 25.0  # percent of the recorded records of a kind
+DEFAULT_COUNT = 100  # records of a kind
+MIN_RECORDED_FOR_SHARE = 10  # below this, only the count limit applies
+
+
+@dataclass(frozen=True)
+class DeletionLimits:
+    share: Mapping[Kind, float] = field(default_factory=lambda: dict.fromkeys(KINDS, DEFAULT_SHARE))
+    count: Mapping[Kind, int] = field(default_factory=lambda: dict.fromkeys(KINDS, DEFAULT_COUNT))
+
+
+def parse_limits(shares: Iterable[str], counts: Iterable[str]) -> DeletionLimits:
+    """`25` (every kind) or `product=10` (one kind), as given to --max-delete-share/--max-delete."""
+    share = dict.fromkeys(KINDS, DEFAULT_SHARE)
+    count = dict.fromkeys(KINDS, DEFAULT_COUNT)
+    for text in shares:
+        for kind, value in _per_kind(text, "--max-delete-share"):
+            if not 0 <= value <= 100:
+                raise UsageError(f"--max-delete-share {text}: a percentage from 0 to 100")
+            share[kind] = value
+    for text in counts:
+        for kind, value in _per_kind(text, "--max-delete"):
+            if value < 0 or value != int(value):
+                raise UsageError(f"--max-delete {text}: a whole number of records")
+            count[kind] = int(value)
+    return DeletionLimits(share, count)
+
+
+def _per_kind(text: str, option: str) -> list[tuple[Kind, float]]:
+    name, _, number = text.rpartition("=")
+    try:
+        value = float(number)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text}: expected N or KIND=N (client, brand, product)"
+        ) from None
+    if not name:
+        return [(kind, value) for kind in KINDS]
+    kinds = {kind.value: kind for kind in KINDS}
+    if name not in kinds:
+        raise UsageError(f"{option} {text}: unknown kind {name!r} (client, brand, product)")
+    return [(kinds[name], value)]
+
+
+def deletion_violations(
+    plan: Plan, recorded: Iterable[ResourceKey], declared: int, limits: DeletionLimits
+) -> list[str]:
+    """Every limit the plan's deletes would break; empty when the plan is within them."""
+    deleting = Counter(c.key.kind for c in plan.changes if c.action is Action.DELETE)
+    if not deleting:
+        return []
+    held = Counter(key.kind for key in recorded)
+    problems = []
+    if declared == 0:
+        problems.append(
+            f"the manifests declare nothing, yet the state holds {sum(held.values()):,} records: "
+            "deleting them all is refused (a wrong path, or an emptied file?)"
+        )
+    for kind in KINDS:
+        problems += _kind_violations(kind, deleting[kind], held[kind], limits)
+    return problems
+
+
+def _kind_violations(kind: Kind, deleting: int, held: int, limits: DeletionLimits) -> list[str]:
+    problems = []
+    if deleting > limits.count[kind]:
+        problems.append(
+            f"{deleting:,} {kind.plural} to delete, more than the limit of "
+            f"{limits.count[kind]:,} (--max-delete {kind.value}=N)"
+        )
+    share = 100 * deleting / held if held else 0.0
+    if held >= MIN_RECORDED_FOR_SHARE and share > limits.share[kind]:
+        problems.append(
+            f"{deleting:,} of the {held:,} recorded {kind.plural} to delete ({share:.0f}%), "
+            f"more than {limits.share[kind]:g}% (--max-delete-share {kind.value}=PCT)"
+        )
+    return problems
