@@ -73,6 +73,9 @@ class FakeJournal:
     def resolve(self, key: ResourceKey) -> None:
         self.ops.append(("resolve", str(key)))
 
+    def forget(self, key: ResourceKey) -> None:
+        self.ops.append(("forget", str(key)))
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         yield
