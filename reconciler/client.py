@@ -42,6 +42,7 @@ __all__ = ["CorClient", "Credentials", "RetryPolicy", "cor_id_of"]
 
 DEFAULT_API_URL = "https://integrations.projectcor.com"
 DEFAULT_AUTH_URL = "https://api.projectcor.com/v1"
+DEFAULT_READ_API_URL = "https://api.projectcor.com/v1"  # the main API: GET by COR id (`read`)
 USER_AGENT = f"cor-reconciler/{__version__}"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 POOL_SIZE = 8  # connections per httpx pool (see CorClient.__init__)
@@ -121,10 +122,11 @@ class _Setback(NamedTuple):
 
 
 class CorClient:
-    """Sends `ApiCall`s to COR's Integrations API over one pooled httpx.Client.
+    """Sends `ApiCall`s to COR's Integrations API over one pooled httpx.Client; `read` GETs
+    from COR's main API (`read_api_url`) with the same token, retries and scrubbing.
 
-    `send` may be called from several threads at once (a parallel apply): the pool and the
-    token source are shared and thread-safe.
+    `send` and `read` may be called from several threads at once (a parallel apply or audit):
+    the pool and the token source are shared and thread-safe.
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class CorClient:
         *,
         api_url: str = DEFAULT_API_URL,
         auth_url: str = DEFAULT_AUTH_URL,
+        read_api_url: str = DEFAULT_READ_API_URL,
         credentials: Credentials,
         timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),  # frozen, so one shared default is safe
@@ -144,6 +147,7 @@ class CorClient:
     ) -> None:
         credentials.validate()
         self._api_url = _base_url(api_url, "the API URL")
+        self._read_api_url = _base_url(read_api_url, "the read API URL")
         self._retry, self._log, self._sleep, self._clock = retry, log, sleep, clock
         self._rng = rng or random.Random()
         # Worker threads share pools of at most POOL_SIZE connections: httpcore's pool does
@@ -173,9 +177,23 @@ class CorClient:
 
     def send(self, call: ApiCall) -> dict[str, Any]:
         """COR's answer to `call`, unwrapped; a 401 renews the token and repeats `call` once."""
-        label = f"{call.method} {call.path}"
+        return self._authorised(f"{call.method} {call.path}", lambda t: self._build(call, t))
+
+    def read(self, path: str) -> dict[str, Any]:
+        """GET `path` (e.g. `clients/25855`) from the main API, unwrapped as `send` unwraps."""
+        url = f"{self._read_api_url}/{path.lstrip('/')}"
+        label = f"GET {httpx.URL(url).path}"
+
+        def build(token: str) -> httpx.Request:
+            headers = {"Authorization": f"Bearer {token}"}
+            return self._http.build_request("GET", url, headers=headers)
+
+        return self._authorised(label, build)
+
+    def _authorised(self, label: str, build: Callable[[str], httpx.Request]) -> dict[str, Any]:
+        """The answer to the request `build(token)` makes; a 401 renews the token, once."""
         token = self._tokens.bearer()
-        response = self._exchange(label, self._build(call, token))
+        response = self._exchange(label, build(token))
         if response.status_code == 401:
             if not self._tokens.renewable:
                 raise AuthError(
@@ -184,7 +202,7 @@ class CorClient:
                     status=401,
                 )
             self._tokens.renew("COR refused the access token (401)", refused=token)
-            response = self._exchange(label, self._build(call, self._tokens.bearer()))
+            response = self._exchange(label, build(self._tokens.bearer()))
         return self._answer(label, response)
 
     def close(self) -> None:

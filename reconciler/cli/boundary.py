@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli import apply_command, import_command, state_commands
+from reconciler.cli import apply_command, audit_command, import_command, state_commands
 from reconciler.cli.commands import cli
 from reconciler.errors import (
     EXIT_FAILURE,
@@ -28,7 +28,7 @@ from reconciler.errors import (
 )
 
 # Importing a command module registers its commands on the group.
-COMMAND_MODULES = (apply_command, import_command, state_commands)
+COMMAND_MODULES = (apply_command, audit_command, import_command, state_commands)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

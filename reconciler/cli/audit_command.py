@@ -1,0 +1,158 @@
+"""`reconciler audit`: where the manifests, the state file and (with --remote) COR disagree.
+
+Part of the CLI shell: loads the manifests and the state (never taking the lock: an audit
+writes nothing), reads COR through the client when asked, and prints the pure core's report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.audit import Audit, Finding, ReadError, audit_offline, build_audit
+from reconciler.audit_markdown import render_audit_markdown
+from reconciler.audit_render import render_audit_json, render_audit_text
+from reconciler.cli.commands import cli
+from reconciler.cli.connection import credentials_from_env
+from reconciler.cli.shell import (
+    DEFAULT_AUTH_URL,
+    DEFAULT_PATHS,
+    colour,
+    no_color_option,
+    paths_argument,
+    state_option,
+    stderr_log,
+)
+from reconciler.client import DEFAULT_READ_API_URL, CorClient, RetryPolicy
+from reconciler.drift import audit_drift
+from reconciler.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK
+from reconciler.load import read_manifests
+from reconciler.readback import read_records
+from reconciler.state import State, load_state
+
+
+@cli.command()
+@paths_argument
+@state_option
+@click.option("--remote", is_flag=True, help="Also read COR's main API and report drift.")
+@click.option(
+    "--read-api-url",
+    envvar="COR_READ_API_URL",
+    show_envvar=True,
+    default=DEFAULT_READ_API_URL,
+    show_default=True,
+    help="COR's main API, read by COR id with --remote.",
+)
+@click.option(
+    "--auth-url",
+    envvar="COR_AUTH_URL",
+    show_envvar=True,
+    default=DEFAULT_AUTH_URL,
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, markdown for a comment (docs/audit.md).",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when something disagrees, 0 if all agree."
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Reads in flight together with --remote.",
+)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--retry-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Attempts per read for 429, 5xx, timeouts and lost connections.",
+)
+@click.option(
+    "--retry-max-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds of backoff one read may wait in all, Retry-After included.",
+)
+@no_color_option
+def audit(
+    paths: tuple[str, ...],
+    state_path: Path,
+    remote: bool,
+    read_api_url: str,
+    auth_url: str,
+    output_format: str,
+    detailed_exitcode: bool,
+    parallelism: int,
+    timeout: float,
+    retry_attempts: int,
+    retry_max_wait: float,
+    no_color: bool,
+) -> int:
+    """Report every disagreement between the manifests, the state file and, with --remote, COR.
+
+    Offline by default (no credentials). With --remote, credentials come from the environment
+    only, as for apply: COR_TOKEN, or COR_API_KEY and COR_CLIENT_SECRET.
+    """
+    desired = read_manifests(paths or DEFAULT_PATHS)
+    state = load_state(state_path)
+    findings = audit_offline(desired, state.records, state.in_doubt)
+    if not remote:
+        report = build_audit(findings)
+    else:
+        retry = RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait)
+        reader = _Reader(read_api_url, auth_url, timeout, parallelism, retry)
+        drift, errors = _drift(state, reader)
+        report = build_audit([*findings, *drift], errors, remote=True)
+    _print(report, output_format, paths or DEFAULT_PATHS, colour(no_color))
+    if report.errors:
+        return EXIT_FAILURE
+    return EXIT_CHANGES if detailed_exitcode and report.disagreements else EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Reader:
+    read_api_url: str
+    auth_url: str
+    timeout: float
+    parallelism: int
+    retry: RetryPolicy
+
+
+def _drift(state: State, reader: _Reader) -> tuple[list[Finding], list[ReadError]]:
+    """Reads every recorded record from COR (credentials needed only if there is one)."""
+    if not state.records:
+        return [], []
+    client = CorClient(
+        read_api_url=reader.read_api_url,
+        auth_url=reader.auth_url,
+        credentials=credentials_from_env(),
+        timeout=reader.timeout,
+        retry=reader.retry,
+        log=stderr_log,
+        max_connections=reader.parallelism,
+    )
+    with client:
+        answers = read_records(state.records.values(), client.read, parallelism=reader.parallelism)
+    return audit_drift(state.records, answers)
+
+
+def _print(report: Audit, output_format: str, paths: tuple[str, ...], color: bool) -> None:
+    if output_format == "json":
+        text = render_audit_json(report)
+    elif output_format == "markdown":
+        text = render_audit_markdown(report, paths=paths)
+    else:
+        text = render_audit_text(report, color=color)
+    click.echo(text, nl=False)

@@ -1,0 +1,65 @@
+"""Reads the recorded records back from COR's main API, in parallel (docs/audit.md).
+
+Orchestration, like `apply.py`: the CLI injects `read` (`CorClient.read`, which retries 429,
+5xx and lost connections), so this is tested with the emulator or any fake. Up to
+`parallelism` reads are in flight together on worker threads. A not-found answer says the
+record is gone; any other API error is that record's failure, and the other reads go on; an
+authentication failure (every later read would fail the same way) or an interrupt stops the
+reads: those not yet sent are dropped, and it is raised.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconciler.drift import Answer, Gone, Unread
+from reconciler.errors import ApiError, AuthError, NotFoundError
+from reconciler.resources import Record, ResourceKey
+
+Read = Callable[[str], Mapping[str, Any]]  # a path under the read API → COR's answer
+_NO_ROUTE = "RouteNotFoundError"  # the path itself is unknown: a wrong URL, not a gone record
+
+
+def read_path(record: Record) -> str:
+    """Where the read API serves a record: `clients/25855`, by COR id."""
+    return f"{record.key.kind.plural}/{record.cor_id}"
+
+
+def read_records(
+    records: Iterable[Record], read: Read, *, parallelism: int = 8
+) -> dict[ResourceKey, Answer]:
+    """COR's answer for every record, in apply order; AuthError stops and is raised."""
+    ordered = sorted(records, key=lambda record: record.key.sort_key())
+    if not ordered:
+        return {}
+    stop = threading.Event()
+
+    def one(record: Record) -> Answer:
+        return _read_one(record, read, stop)
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="read") as pool:
+        try:
+            answers = list(pool.map(one, ordered))
+        except BaseException:  # AuthError, Ctrl-C: the queued reads end at once, unsent
+            stop.set()
+            raise
+    return {record.key: answer for record, answer in zip(ordered, answers, strict=True)}
+
+
+def _read_one(record: Record, read: Read, stop: threading.Event) -> Answer:
+    if stop.is_set():
+        return Unread("not read: the reads were stopped")
+    try:
+        return dict(read(read_path(record)))
+    except AuthError:
+        stop.set()
+        raise
+    except NotFoundError as error:
+        if error.name == _NO_ROUTE:
+            return Unread(f"{error} (is the read API URL right?)")
+        return Gone()
+    except ApiError as error:
+        return Unread(str(error))
