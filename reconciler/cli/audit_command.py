@@ -6,7 +6,7 @@ writes nothing), reads COR through the client when asked, and prints the pure co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,17 +15,15 @@ from reconciler.audit import Audit, Finding, ReadError, audit_offline, build_aud
 from reconciler.audit_markdown import render_audit_markdown
 from reconciler.audit_render import render_audit_json, render_audit_text
 from reconciler.cli.commands import cli
-from reconciler.cli.connection import credentials_from_env
+from reconciler.cli.connection import Connection, client_options
 from reconciler.cli.shell import (
-    DEFAULT_AUTH_URL,
     DEFAULT_PATHS,
     colour,
     no_color_option,
     paths_argument,
     state_option,
-    stderr_log,
 )
-from reconciler.client import DEFAULT_READ_API_URL, CorClient, RetryPolicy
+from reconciler.client import DEFAULT_READ_API_URL
 from reconciler.drift import audit_drift
 from reconciler.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK
 from reconciler.load import read_manifests
@@ -46,13 +44,6 @@ from reconciler.state import State, load_state
     help="COR's main API, read by COR id with --remote.",
 )
 @click.option(
-    "--auth-url",
-    envvar="COR_AUTH_URL",
-    show_envvar=True,
-    default=DEFAULT_AUTH_URL,
-    show_default=True,
-)
-@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json", "markdown"]),
@@ -63,28 +54,7 @@ from reconciler.state import State, load_state
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when something disagrees, 0 if all agree."
 )
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Reads in flight together with --remote.",
-)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
-@click.option(
-    "--retry-attempts",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Attempts per read for 429, 5xx, timeouts and lost connections.",
-)
-@click.option(
-    "--retry-max-wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds of backoff one read may wait in all, Retry-After included.",
-)
+@client_options
 @no_color_option
 def audit(
     paths: tuple[str, ...],
@@ -111,9 +81,17 @@ def audit(
     if not remote:
         report = build_audit(findings)
     else:
-        retry = RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait)
-        reader = _Reader(read_api_url, auth_url, timeout, parallelism, retry)
-        drift, errors = _drift(state, reader)
+        drift, errors = _drift(
+            state,
+            lambda: Connection.from_options(
+                read_api_url=read_api_url,
+                auth_url=auth_url,
+                timeout=timeout,
+                parallelism=parallelism,
+                retry_attempts=retry_attempts,
+                retry_max_wait=retry_max_wait,
+            ),
+        )
         report = build_audit([*findings, *drift], errors, remote=True)
     _print(report, output_format, paths or DEFAULT_PATHS, colour(no_color))
     if report.errors:
@@ -121,30 +99,17 @@ def audit(
     return EXIT_CHANGES if detailed_exitcode and report.disagreements else EXIT_OK
 
 
-@dataclass(frozen=True)
-class _Reader:
-    read_api_url: str
-    auth_url: str
-    timeout: float
-    parallelism: int
-    retry: RetryPolicy
-
-
-def _drift(state: State, reader: _Reader) -> tuple[list[Finding], list[ReadError]]:
+def _drift(
+    state: State, connect: Callable[[], Connection]
+) -> tuple[list[Finding], list[ReadError]]:
     """Reads every recorded record from COR (credentials needed only if there is one)."""
     if not state.records:
         return [], []
-    client = CorClient(
-        read_api_url=reader.read_api_url,
-        auth_url=reader.auth_url,
-        credentials=credentials_from_env(),
-        timeout=reader.timeout,
-        retry=reader.retry,
-        log=stderr_log,
-        max_connections=reader.parallelism,
-    )
-    with client:
-        answers = read_records(state.records.values(), client.read, parallelism=reader.parallelism)
+    connection = connect()
+    with connection.client() as client:
+        answers = read_records(
+            state.records.values(), client.read, parallelism=connection.parallelism
+        )
     return audit_drift(state.records, answers)
 
 

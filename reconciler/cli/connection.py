@@ -1,7 +1,7 @@
 """How commands that talk to COR connect: shared options, credentials from the environment.
 
-Used by `apply` and `import` (and any command that calls COR). Credentials are read from the
-environment only — never options, so they stay out of shell history and process lists.
+Used by `apply`, `import` and `audit --remote` (any command that calls COR). Credentials are
+read from the environment only — never options, so they stay out of shell history and process lists.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from dataclasses import dataclass
 import click
 
 from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, stderr_log
-from reconciler.client import CorClient, Credentials, RetryPolicy
+from reconciler.client import DEFAULT_READ_API_URL, CorClient, Credentials, RetryPolicy
 
-_OPTIONS = (
-    click.option(
-        "--api-url",
-        envvar="COR_API_URL",
-        show_envvar=True,
-        default=DEFAULT_API_URL,
-        show_default=True,
-    ),
+_API_URL = click.option(
+    "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
+)
+_CLIENT_OPTIONS = (
     click.option(
         "--auth-url",
         envvar="COR_AUTH_URL",
@@ -54,11 +50,16 @@ _OPTIONS = (
 )
 
 
-def connection_options(command: F) -> F:
-    """Add --api-url, --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait."""
-    for option in reversed(_OPTIONS):
+def client_options(command: F) -> F:
+    """Add --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait."""
+    for option in reversed(_CLIENT_OPTIONS):
         command = option(command)
     return command
+
+
+def connection_options(command: F) -> F:
+    """The client options and --api-url (the Integrations API): for commands that write."""
+    return _API_URL(client_options(command))
 
 
 def credentials_from_env() -> Credentials:
@@ -79,26 +80,30 @@ class Connection:
     timeout: float
     parallelism: int
     retry: RetryPolicy
+    read_api_url: str = DEFAULT_READ_API_URL
 
     @classmethod
     def from_options(
         cls,
         *,
-        api_url: str,
         auth_url: str,
         timeout: float,
         parallelism: int,
         retry_attempts: int,
         retry_max_wait: float,
+        api_url: str = DEFAULT_API_URL,
+        read_api_url: str = DEFAULT_READ_API_URL,
     ) -> Connection:
         """The connection the options describe, with credentials from the environment."""
         retry = RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait)
-        return cls(api_url, auth_url, credentials_from_env(), timeout, parallelism, retry)
+        credentials = credentials_from_env()
+        return cls(api_url, auth_url, credentials, timeout, parallelism, retry, read_api_url)
 
     def client(self) -> CorClient:
         return CorClient(
             api_url=self.api_url,
             auth_url=self.auth_url,
+            read_api_url=self.read_api_url,
             credentials=self.credentials,
             timeout=self.timeout,
             retry=self.retry,
