@@ -1,12 +1,19 @@
 # Two entry points for a fresh clone (Python >= 3.10 and make, nothing else):
 #   make demo   - the emulator on a free loopback port, then validate, plan, apply, plan
 #   make test   - format check, lint, types and the whole test suite
+#   make bench  - validate and plan at 1,000 to 100,000 products against the YAML parser's
+#                 floor (bench/plan_speed.py, a few minutes), written to docs/benchmarks.md.
+#                 A quick smoke run that writes nothing: make bench SIZES=1000 RUNS=1 BENCH_OUT=
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types unit fmt clean
+SIZES ?= 1000 10000 100000
+RUNS ?= 5
+BENCH_OUT ?= docs/benchmarks.md
+
+.PHONY: demo test bench lint types unit fmt clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +28,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/plan_speed.py --sizes $(SIZES) --runs $(RUNS) $(if $(BENCH_OUT),--write $(BENCH_OUT))
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

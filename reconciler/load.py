@@ -1,88 +1,116 @@
 """Manifest files to Desired: the first stage of the pipeline (load → validate → graph → plan).
 
-The only module that imports `yaml` and reads manifest files. It composes each file into a YAML
-node tree (never constructs Python objects with PyYAML: a node keeps its tag, its text as written
-and its line:col), walks the tree, validates it with `reconciler.models` and turns every problem,
-in every file, into a Problem at an exact file:line:col. Never a network call.
+The only module that imports `yaml` and reads manifest files. It walks the parser's events of
+each file (never constructs Python objects with PyYAML, never holds a whole file's node tree):
+every value keeps its tag, its text as written and its line:col. Each entry is checked against
+`reconciler.models` as soon as it ends, and every problem, in every file, becomes a Problem at an
+exact file:line:col. A file with YAML anchors or aliases is composed into a node tree instead,
+checked not to expand past a limit, and walked as the same events. With a `ManifestCache`, a file
+read before without a problem is not parsed again (`reconciler/cache.py`). Never a network call.
 """
 
 from __future__ import annotations
 
 import codecs
 import gc
+import hashlib
+import operator
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from reconciler import models
+from reconciler import __version__, cache, models, resources, validate
+from reconciler.cache import Layout, ManifestCache, Parsed
 from reconciler.errors import Location, ManifestError, Problem, UsageError
-from reconciler.models import SECTIONS, ManifestFile, Written
-from reconciler.resources import SOURCES, SPECS, Declared, Desired, ResourceKey
+from reconciler.models import SECTIONS, Finding, Written
+from reconciler.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
 from reconciler.validate import check_declared
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
-_STR = "tag:yaml.org,2002:str"
-_BOOL = "tag:yaml.org,2002:bool"
-_TRUE = frozenset({"true", "yes", "on", "y"})  # YAML 1.1's true spellings, any case
-_NO = yaml.ScalarNode(_BOOL, "false")
+_STR = models.STR_TAG
+_BOOL = models.BOOL_TAG
 _MERGE = "tag:yaml.org,2002:merge"
 _SUFFIXES = (".yaml", ".yml")
 _MIN_EXPANSION = 100_000  # nodes an alias-expanded document may always reach
 _EXPANSION_FACTOR = 10  # ... or this many times the nodes actually written
+_CACHE_FORMAT = "1"  # what a cache entry holds: cache.Parsed, from this module's walk
+_KEY = operator.attrgetter("key")
+_KNOWN = {kind: frozenset(spec.fields) for kind, spec in SPECS.items()}  # sent to COR
+_TEXT_FIELDS = {kind: fields - models.FLAG_FIELDS for kind, fields in models.ENTRY_FIELDS.items()}
 
-Pairs = dict[str, tuple[yaml.Node, yaml.Node]]  # key text -> (key node, value node)
+_Scalar = yaml.ScalarEvent
+_MappingStart = yaml.MappingStartEvent
+_MappingEnd = yaml.MappingEndEvent
+_SequenceStart = yaml.SequenceStartEvent
+_SequenceEnd = yaml.SequenceEndEvent
+_Alias = yaml.AliasEvent
+_Event = Any  # a yaml event: the parser's, or one made from a composed node (_node_events)
+_Pair = tuple[_Event, _Event]  # key, value
 
 
-@dataclass
-class _Tree:
-    """The parts of one file's node tree that a pydantic error `loc` can point into."""
-
-    path: str
-    root: yaml.MappingNode
-    top: Pairs
-    sections: dict[str, list[tuple[yaml.Node, Pairs]]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-
-def read_manifests(paths: Sequence[str | os.PathLike[str]]) -> Desired:
+def read_manifests(
+    paths: Sequence[str | os.PathLike[str]], *, store: ManifestCache | None = None
+) -> Desired:
     """Every *.yaml / *.yml under `paths` (files, or folders read recursively), in sorted order.
 
     Returns the Declared entities keyed by ResourceKey, in apply order. Raises ManifestError with
     every problem of every file (and across files), sorted; UsageError if a path does not exist.
+    With `store`, files read before without a problem come from it, and new ones go into it.
     """
     problems: list[Problem] = []
     entities: list[Declared] = []
+    files = _discover(paths)
+    salt = _salt() if store is not None else b""
+    digests = []
     with _gc_paused():
-        for path in _discover(paths):
-            file_problems, file_entities = _read_file(path)
+        for path in files:
+            file_problems, file_entities, digest = _read_file(path, store, salt)
             problems.extend(file_problems)
             entities.extend(file_entities)
-        problems.extend(check_declared(entities))
-    if problems:
-        raise ManifestError(problems)
-    entities.sort(key=lambda entity: entity.key.sort_key())
-    return {entity.key: entity for entity in entities}
+            digests.append(digest)
+        checked = _checked_key(salt, files, digests) if store is not None else ""
+        if problems or store is None or store.get(checked) is not True:
+            problems.extend(check_declared(entities))
+            if store is not None and not problems:
+                store.put(checked, True)  # the same files together: checked, no need again
+        if problems:
+            raise ManifestError(problems)
+        return {entity.key: entity for entity in _in_apply_order(entities)}
+
+
+def _in_apply_order(entities: list[Declared]) -> list[Declared]:
+    """Sorted by ResourceKey.sort_key, in effect: by kind, then by the keys themselves (within a
+    kind they order by source, then id), compared in C rather than through a key function."""
+    by_kind: dict[Kind, list[Declared]] = {kind: [] for kind in KINDS}
+    for entity in entities:
+        by_kind[entity.key.kind].append(entity)
+    ordered = []
+    for kind in KINDS:
+        ordered += sorted(by_kind[kind], key=_KEY)
+    return ordered
 
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector while millions of acyclic nodes are allocated.
-
-    Each full collection rescans every node composed so far: with it running, reading 100,000
-    products takes several times longer. Reference counting still frees everything.
-    """
+    """Pauses the cyclic garbage collector while hundreds of thousands of acyclic values are
+    made: each full collection would rescan every one made so far, for nothing to free.
+    Reference counting still frees everything. At the end, what was made goes straight to the
+    oldest generation, as if it had survived collections: resumed plainly, the collector would
+    first scan all of it (0.1 s at 100,000 products), then again one generation up."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if not gc.get_freeze_count():  # else someone froze objects on purpose: leave them
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -104,34 +132,335 @@ def _discover(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     return sorted(found.values())
 
 
-def _read_file(path: str) -> tuple[list[Problem], list[Declared]]:
+def _read_file(
+    path: str, store: ManifestCache | None, salt: bytes
+) -> tuple[list[Problem], list[Declared], bytes]:
+    """A file's problems and entities, and the sha256 of its bytes (empty if unreadable)."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        return [Problem(Location(path, 1, 1), f"cannot read the file: {error.strerror}")], []
+        problem = Problem(Location(path, 1, 1), f"cannot read the file: {error.strerror}")
+        return [problem], [], b""
+    digest = hashlib.sha256(data).digest()
+    key = hashlib.sha256(b"file\0" + salt + digest).hexdigest()
+    if store is not None:
+        stored = cache.well_formed(store.get(key))
+        if stored is not None:
+            return [], cache.declared(path, stored), digest
+    problems, parsed = _parse(path, data)
+    if store is not None and not problems:
+        store.put(key, tuple(parsed))
+    return problems, cache.declared(path, parsed), digest
+
+
+def _salt() -> bytes:
+    """Everything besides a file's bytes that its reading depends on: a change in any of it
+    (an upgrade, another loader, an edited module) makes every cache entry a miss."""
+    parts = [_CACHE_FORMAT, __version__, sys.version, yaml.__version__, _Loader.__name__]
+    for module in (cache, models, resources, validate, sys.modules[__name__]):
+        try:
+            parts.append(hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest())
+        except OSError:
+            parts.append("?")
+    return "\0".join(parts).encode() + b"\0"
+
+
+def _checked_key(salt: bytes, files: list[str], digests: list[bytes]) -> str:
+    """The key under which the cross-file checks of exactly these files, read as these bytes,
+    are recorded as passed."""
+    whole = hashlib.sha256(b"checked\0" + salt)
+    for path, digest in zip(files, digests, strict=True):
+        whole.update(path.encode("utf-8", "surrogateescape") + b"\0" + digest)
+    return whole.hexdigest()
+
+
+def _parse(path: str, data: bytes) -> tuple[list[Problem], Parsed]:
+    nothing = cache.Entities().parsed(None)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        return [_decode_problem(path, data, error)], []
+        return [_decode_problem(path, data, error)], nothing
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        try:
+            walk = _streamed(path, text)
+        except _Declined:
+            walk = _composed(path, text)
     except yaml.YAMLError as error:
-        return [_syntax_problem(path, data, error)], []
+        return [_syntax_problem(path, data, error)], nothing
     except RecursionError:
-        return [Problem(Location(path, 1, 1), "the YAML is nested too deeply")], []
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null")):
-        return [], []  # empty, only comments, or only `---`: declares nothing
+        return [Problem(Location(path, 1, 1), "the YAML is nested too deeply")], nothing
+    if walk is None:
+        return [], nothing
+    return walk.problems, walk.entities.parsed(walk.source)
+
+
+class _Declined(Exception):
+    """The streaming walk met an anchor, an alias or a second document: compose instead."""
+
+
+def _streamed(path: str, text: str) -> _Walk | None:
+    """Walks the parser's events as they come: no node tree, so little memory."""
+    loader = _Loader(text)
+    try:
+        events = loader.get_event
+        events()  # the stream's start
+        if isinstance(events(), yaml.StreamEndEvent):
+            return None  # empty, or only comments
+        walk = _Walk(path, events, loader)
+        walk.root(events())
+        events()  # the document's end
+        if not isinstance(events(), yaml.StreamEndEvent):
+            raise _Declined  # composing reports the second document as the parser has it
+        return walk
+    finally:
+        loader.dispose()
+
+
+def _composed(path: str, text: str) -> _Walk | None:
+    """Composes the node tree (aliases point at their anchor's node), refuses one that would
+    expand past the limit, and walks it as the parser's events would have come."""
+    root = yaml.compose(text, Loader=_Loader)
+    if root is None:
+        return None
+    walk = _Walk(path, _node_events(root).__next__, _Loader(""))
     if "&" in text:  # no anchor, no alias: the document cannot expand
         refused = _expansion_problem(path, root)
         if refused is not None:
-            return [refused], []
-    if not isinstance(root, yaml.MappingNode):
-        message = models.top_level_not_mapping(_written(root))
-        return [Problem(_at(path, root), message)], []
-    tree = _walk(path, root)
-    return tree.problems, _declared(tree)
+            walk.problems.append(refused)
+            return walk
+    walk.root(walk.next())
+    return walk
+
+
+def _node_events(root: yaml.Node) -> Iterator[_Event]:
+    """The events of a composed tree, tags resolved, aliases expanded (bounded: checked first)."""
+    stack: list[Any] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.ScalarNode):
+            yield _Scalar(None, item.tag, (False, False), item.value, item.start_mark)
+        elif isinstance(item, yaml.SequenceNode):
+            yield _SequenceStart(None, item.tag, False, item.start_mark)
+            stack.append(_SequenceEnd(item.end_mark))
+            stack.extend(reversed(item.value))
+        elif isinstance(item, yaml.MappingNode):
+            yield _MappingStart(None, item.tag, False, item.start_mark)
+            stack.append(_MappingEnd(item.end_mark))
+            for key, value in reversed(item.value):
+                stack.extend((value, key))
+        else:
+            yield item  # the end of a collection
+
+
+class _Anything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+class _Walk:
+    """One document's events, in order, to its problems and entities (cache.Entities).
+
+    Pulls one event at a time. A pair with a complex, merge or repeated key is reported and its
+    value skipped, as is every value that is not a section's entry: only their first event
+    (tag, text, mark) matters. Meeting an anchor or an alias raises _Declined: those documents
+    are composed first (`_composed`), whose events carry none.
+    """
+
+    def __init__(self, path: str, events: Callable[[], _Event], loader: Any) -> None:
+        self.path = path
+        self.next = events
+        self.problems: list[Problem] = []
+        self.entities = cache.Entities()
+        self.source: str | None = None
+        self._resolve = loader.resolve
+        resolvers = loader.yaml_implicit_resolvers
+        self._resolved = None if None in resolvers else frozenset(resolvers)
+        # The first characters of a plain scalar that resolving may read as other than a str
+        # (all of them if some resolver matches any text): _declare's shortcut.
+        self._special = _Anything() if self._resolved is None else self._resolved
+
+    def root(self, event: _Event) -> None:
+        if isinstance(event, _MappingStart) and event.anchor is None:
+            self._document(event)
+            return
+        self._skip(event)
+        written = self._written(event)
+        if not (isinstance(event, _Scalar) and written.tag.endswith(":null")):
+            self._add(event, models.top_level_not_mapping(written))
+        # else: empty, or only `---`: declares nothing
+
+    def _document(self, start: _Event) -> None:
+        top: dict[str, _Pair] = {}
+        lists: set[str] = set()
+        declares = False
+        while (key := self.next()).__class__ is not _MappingEnd:
+            name = self._key(key, top)
+            value = self.next()
+            if name is None:
+                self._skip(value)
+                continue
+            top[name] = (key, value)
+            if name in SECTIONS and value.__class__ is _SequenceStart and value.anchor is None:
+                lists.add(name)
+                declares = self._section(SECTIONS[name], name) or declares
+            else:
+                self._skip(value)
+        values = {name: self._written(pair[1]) for name, pair in top.items() if name not in lists}
+        for finding in models.top_level_findings(values, lists, declares):
+            self._found(finding, start, top)
+        source = values.get("source")
+        if source is not None and source.tag == _STR and source.text in SOURCES:
+            self.source = source.text
+
+    def _section(self, kind: Kind, section: str) -> bool:
+        """Walks a section's entries; True if it has any."""
+        listed = False
+        while (item := self.next()).__class__ is not _SequenceEnd:
+            listed = True
+            if item.__class__ is _MappingStart and item.anchor is None:
+                self._entry(kind, item)
+            else:
+                self._skip(item)
+                self._add(item, models.entry_not_mapping(section, self._written(item)))
+        return listed
+
+    def _entry(self, kind: Kind, start: _Event) -> None:
+        """Reads an entry's pairs up to its end, collects it as declared (its known fields that
+        hold text, if its id is usable), and checks it against its model unless it plainly
+        fits (models.ENTRY_FIELDS). The hot loop: 100,000 entries take ~500,000 turns, so the
+        usual pair, a plain key then a scalar, is read and judged inline."""
+        events, special = self.next, self._special
+        known, text_fields = _KNOWN[kind], _TEXT_FIELDS[kind]
+        fields: dict[str, _Pair] = {}
+        names: list[str] = []
+        values: list[str] = []
+        lines: list[int] = []
+        columns: list[int] = []
+        odd = protect = False  # odd: a field that does not plainly fit
+        while True:
+            key = events()
+            name = key.value if key.__class__ is _Scalar else None
+            if name is None or key.tag is not None or key.anchor is not None or name in fields:
+                if key.__class__ is _MappingEnd:
+                    break
+                name = self._key(key, fields)
+            elif name == "<<":  # the only plain text YAML reads as a merge key
+                name = self._key(key, fields)
+            value = events()
+            if name is None:
+                self._skip(value)
+                continue
+            fields[name] = (key, value)
+            if value.__class__ is not _Scalar or value.anchor is not None:
+                self._skip(value)
+                odd = True
+                continue
+            text = value.value
+            tag = _STR if value.tag is None and text[:1] not in special else self._tag(value)
+            if tag == _STR and text:
+                if name in known:
+                    mark: Any = value.start_mark
+                    names.append(name)
+                    values.append(text)
+                    lines.append(mark.line)
+                    columns.append(mark.column + 1)
+                odd = odd or name not in text_fields
+            elif tag == _BOOL and name in models.FLAG_FIELDS:
+                protect = models.plain(Written(tag, text)) is True
+            else:
+                odd = True
+        self._add_entity(kind, fields, (names, values, lines, columns), protect)
+        if odd or not models.REQUIRED_FIELDS[kind] <= fields.keys():
+            written = {name: self._written(value) for name, (_, value) in fields.items()}
+            for finding in models.entry_findings(kind, written):
+                self._found(finding, start, fields)
+
+    def _add_entity(
+        self,
+        kind: Kind,
+        fields: dict[str, _Pair],
+        known: tuple[list[str], list[str], list[int], list[int]],
+        protect: bool,
+    ) -> None:
+        """Collects the entry as declared, if its id is usable: `known` are its known fields
+        that hold text (names, values, lines and columns)."""
+        id_value: Any = fields["id"][1] if "id" in fields else None
+        if id_value.__class__ is not _Scalar or not id_value.value or self._tag(id_value) != _STR:
+            return
+        names, values, lines, columns = known
+        start: Any = id_value.start_mark
+        line = start.line
+        relative = tuple([number - line for number in lines])
+        layout: Layout = (kind.rank, tuple(names), relative, tuple(columns))
+        self.entities.add(id_value.value, line + 1, start.column + 1, layout, values)
+        if protect:
+            self.entities.protect_last()
+
+    def _key(self, key: _Event, seen: dict[str, _Pair]) -> str | None:
+        """The key's text; None (reported) for a complex, merge or repeated key."""
+        if key.__class__ is not _Scalar:
+            self._skip(key)
+            self._add(key, models.COMPLEX_KEY)
+            return None
+        if key.anchor is not None:
+            raise _Declined
+        name: str = key.value
+        if (key.tag is not None or name.startswith("<")) and self._tag(key) == _MERGE:
+            self._add(key, models.MERGE_KEY)
+            return None
+        if name in seen:
+            first = seen[name][0].start_mark.line + 1
+            self._add(key, models.duplicate_key(name, first))
+            return None
+        return name
+
+    def _skip(self, event: _Event) -> None:
+        """Consumes the rest of the node `event` starts; declines at an anchor or alias."""
+        if event.__class__ is _Alias or event.anchor is not None:
+            raise _Declined
+        if event.__class__ is _Scalar:
+            return
+        depth = 1
+        while depth:
+            event = self.next()
+            kind = event.__class__
+            if kind is _MappingEnd or kind is _SequenceEnd:
+                depth -= 1
+            elif kind is _Alias or event.anchor is not None:
+                raise _Declined
+            elif kind is _MappingStart or kind is _SequenceStart:
+                depth += 1
+
+    def _tag(self, event: _Event) -> str:
+        """A scalar's tag, resolved as composing would: explicit, else from its plain text."""
+        tag: str | None = event.tag
+        if tag is not None and tag != "!":
+            return tag
+        if event.implicit[0] and (self._resolved is None or event.value[:1] in self._resolved):
+            resolved: str = self._resolve(yaml.ScalarNode, event.value, event.implicit)
+            return resolved
+        return _STR
+
+    def _written(self, event: _Event) -> Written:
+        if event.__class__ is _Scalar:
+            return Written(self._tag(event), event.value)
+        tag = event.tag
+        if tag is None or tag == "!":
+            kind = yaml.MappingNode if event.__class__ is _MappingStart else yaml.SequenceNode
+            tag = self._resolve(kind, None, event.implicit)
+        return Written(tag, None)
+
+    def _found(self, finding: Finding, whole: _Event, pairs: dict[str, _Pair]) -> None:
+        if finding.at == "whole":
+            self._add(whole, finding.message)
+        else:
+            self._add(pairs[finding.name][finding.at == "value"], finding.message)
+
+    def _add(self, event: _Event, message: str) -> None:
+        mark = event.start_mark
+        self.problems.append(Problem(Location(self.path, mark.line + 1, mark.column + 1), message))
 
 
 def _at(path: str, node: yaml.Node) -> Location:
@@ -217,119 +546,3 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [child for pair in node.value for child in pair]
     return []
-
-
-def _pairs(tree: _Tree, mapping: yaml.MappingNode) -> Pairs:
-    """The mapping's keys in order; reports duplicate, merge and non-scalar keys."""
-    pairs: Pairs = {}
-    for key, value in mapping.value:
-        if not isinstance(key, yaml.ScalarNode):
-            tree.problems.append(Problem(_at(tree.path, key), models.COMPLEX_KEY))
-        elif key.tag == _MERGE:
-            tree.problems.append(Problem(_at(tree.path, key), models.MERGE_KEY))
-        elif key.value in pairs:
-            first = pairs[key.value][0].start_mark.line + 1
-            message = models.duplicate_key(key.value, first)
-            tree.problems.append(Problem(_at(tree.path, key), message))
-        else:
-            pairs[key.value] = (key, value)
-    return pairs
-
-
-def _plain(node: yaml.Node) -> object:
-    """A str for a string scalar, a bool for a boolean one (`protect`); any other node goes to
-    pydantic as is, which rejects it."""
-    if isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _BOOL):
-        return node.value if node.tag == _STR else node.value.lower() in _TRUE
-    return node
-
-
-def _walk(path: str, root: yaml.MappingNode) -> _Tree:
-    tree = _Tree(path, root, {})
-    tree.top = _pairs(tree, root)
-    document: dict[str, object] = {}
-    for name, (_, value) in tree.top.items():
-        if name not in SECTIONS or not isinstance(value, yaml.SequenceNode):
-            document[name] = _plain(value)
-            continue
-        entries = tree.sections[name] = []
-        for item in value.value:
-            fields = _pairs(tree, item) if isinstance(item, yaml.MappingNode) else {}
-            entries.append((item, fields))
-        document[name] = [
-            {key: _plain(pair[1]) for key, pair in fields.items()}
-            if isinstance(item, yaml.MappingNode)
-            else item
-            for item, fields in entries
-        ]
-    try:
-        ManifestFile.model_validate(document)
-    except ValidationError as error:
-        declares = any(tree.sections.values())
-        seen: set[tuple[int | str, ...]] = set()
-        for detail in error.errors(include_url=False):
-            loc = detail["loc"][:3]  # an optional field's union reports once per member
-            if loc in seen or (loc == ("source",) and detail["type"] == "missing" and not declares):
-                continue
-            seen.add(loc)
-            tree.problems.append(_explained(tree, loc, detail["type"]))
-    return tree
-
-
-def _explained(tree: _Tree, loc: tuple[int | str, ...], kind: str) -> Problem:
-    """Maps one pydantic error back to the node it concerns, and says it in the user's terms."""
-    path = tree.path
-    section = str(loc[0])
-    if len(loc) == 1 and kind == "missing":
-        return Problem(_at(path, tree.root), models.MISSING_SOURCE)
-    if len(loc) == 1 and kind == "extra_forbidden":
-        return Problem(_at(path, tree.top[section][0]), models.unknown_top_level(section))
-    if len(loc) == 1:
-        value = tree.top[section][1]
-        return Problem(_at(path, value), models.top_level_value(section, _written(value)))
-    entry, fields = tree.sections[section][int(loc[1])]
-    if len(loc) == 2:
-        return Problem(_at(path, entry), models.entry_not_mapping(section, _written(entry)))
-    name = str(loc[2])
-    entity = SECTIONS[section]
-    if kind == "missing":
-        return Problem(_at(path, entry), models.missing_field(entity, name))
-    if kind == "extra_forbidden":
-        return Problem(_at(path, fields[name][0]), models.unknown_field(entity, name))
-    value = fields[name][1]
-    return Problem(_at(path, value), models.field_value(entity, name, _written(value)))
-
-
-def _declared(tree: _Tree) -> list[Declared]:
-    """The entities of a walked file; entries with an unusable source or id are left out."""
-    source = tree.top.get("source", (None, None))[1]
-    if not _is_text(source) or source.value not in SOURCES:
-        return []
-    entities = []
-    for section, entries in tree.sections.items():
-        kind = SECTIONS[section]
-        known = SPECS[kind].fields
-        for _, fields in entries:
-            id_node = fields.get("id", (None, None))[1]
-            if not _is_text(id_node):
-                continue
-            attributes: dict[str, str] = {}
-            locations: dict[str, Location] = {}
-            for name, (_, value) in fields.items():
-                if name in known and _is_text(value):
-                    attributes[name] = value.value
-                    locations[name] = _at(tree.path, value)
-            key = ResourceKey(kind, source.value, id_node.value)
-            protect = _plain(fields.get("protect", (None, None))[1] or _NO) is True
-            entities.append(
-                Declared(key, attributes, _at(tree.path, id_node), locations, protect=protect)
-            )
-    return entities
-
-
-def _written(node: yaml.Node) -> Written:
-    return Written(node.tag, node.value if isinstance(node, yaml.ScalarNode) else None)
-
-
-def _is_text(node: yaml.Node | None) -> TypeGuard[yaml.ScalarNode]:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _STR and node.value != ""

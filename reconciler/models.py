@@ -1,8 +1,10 @@
 """Pydantic v2 models of one manifest file: the boundary between YAML and the core.
 
-Pure module: imports pydantic and reconciler.resources, never yaml. `reconciler.load` walks the
-YAML node tree, hands plain values to `ManifestFile.model_validate` and maps each error back to a
-file:line:col. `ManifestFile.model_json_schema()` is the JSON Schema of the manifest format.
+Pure module: imports pydantic and reconciler.resources, never yaml. `reconciler.load` reads
+each entry's values as `Written` (tag and text), asks `entry_findings` and `top_level_findings`
+what is wrong with them, and locates each `Finding` at a file:line:col. An entry that plainly
+fits (`ENTRY_FIELDS`, `REQUIRED_FIELDS`, `FLAG_FIELDS`) need not be validated one by one.
+`ManifestFile.model_json_schema()` is the JSON Schema of the manifest format.
 
 Every field value is a non-empty string (strict: no number, boolean or date is coerced). An
 optional field is either absent or a non-empty string; `None` is never a valid value.
@@ -15,10 +17,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, NamedTuple, get_args
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -110,6 +112,17 @@ ENTRY_MODELS: Mapping[Kind, type[BaseModel]] = {
     Kind.PRODUCT: ProductEntry,
 }
 SECTIONS: Mapping[str, Kind] = {kind.plural: kind for kind in ENTRY_MODELS}
+# What an entry may hold, must hold, and which fields are YAML booleans (all others: non-empty
+# strings). An entry within these needs no validation: load.py's fast path; tests check that
+# the models accept every such entry.
+ENTRY_FIELDS: Mapping[Kind, frozenset[str]] = {
+    kind: frozenset(model.model_fields) for kind, model in ENTRY_MODELS.items()
+}
+REQUIRED_FIELDS: Mapping[Kind, frozenset[str]] = {
+    kind: frozenset(name for name, info in model.model_fields.items() if info.is_required())
+    for kind, model in ENTRY_MODELS.items()
+}
+FLAG_FIELDS = frozenset({"protect"})
 
 
 # --- Explaining a file that does not fit the models (load.py maps each error to its node) ---
@@ -134,6 +147,86 @@ class Written(NamedTuple):
 
     tag: str
     text: str | None
+
+
+STR_TAG = _CORE + "str"
+BOOL_TAG = _CORE + "bool"
+_TRUE = frozenset({"true", "yes", "on", "y"})  # YAML 1.1's true spellings, any case
+
+
+def plain(value: Written) -> object:
+    """What the models are given: a str for a string scalar, a bool for a boolean one
+    (`protect`); anything else as is, which they reject."""
+    if value.tag == STR_TAG and value.text is not None:
+        return value.text
+    if value.tag == BOOL_TAG and value.text is not None:
+        return value.text.lower() in _TRUE
+    return value
+
+
+class Finding(NamedTuple):
+    """One problem the models find, and where it is: `at` the whole entry or file mapping,
+    or the key or the value of the field (top-level key) `name`."""
+
+    at: Literal["whole", "key", "value"]
+    name: str
+    message: str
+
+
+def entry_findings(kind: Kind, fields: Mapping[str, Written]) -> list[Finding]:
+    """Every problem of one entry (its fields as written, in order), in the user's terms."""
+    try:
+        ENTRY_MODELS[kind].model_validate({name: plain(value) for name, value in fields.items()})
+    except ValidationError as error:
+        return _findings(
+            error,
+            missing=lambda name: missing_field(kind, name),
+            unknown=lambda name: unknown_field(kind, name),
+            wrong=lambda name: field_value(kind, name, fields[name]),
+        )
+    return []
+
+
+def top_level_findings(
+    values: Mapping[str, Written], lists: Collection[str], declares: bool
+) -> list[Finding]:
+    """The problems of a file's top-level mapping: `values` are its keys' values, but those in
+    `lists` (sections that are lists: their entries are checked one by one); `declares`: some
+    section lists an entry (only then is `source:` required)."""
+    document = {name: plain(value) for name, value in values.items()}
+    document |= {name: [] for name in lists}
+    try:
+        ManifestFile.model_validate(document)
+    except ValidationError as error:
+        return _findings(
+            error,
+            missing=lambda name: MISSING_SOURCE if declares else None,
+            unknown=unknown_top_level,
+            wrong=lambda name: top_level_value(name, values[name]),
+        )
+    return []
+
+
+def _findings(
+    error: ValidationError,
+    missing: Callable[[str], str | None],
+    unknown: Callable[[str], str],
+    wrong: Callable[[str], str],
+) -> list[Finding]:
+    """pydantic's errors, one per field (an optional field's union reports once per member)."""
+    findings: dict[str, Finding | None] = {}
+    for detail in error.errors(include_url=False):
+        name = str(detail["loc"][0])
+        if name in findings:
+            continue
+        if detail["type"] == "missing":
+            message = missing(name)
+            findings[name] = None if message is None else Finding("whole", name, message)
+        elif detail["type"] == "extra_forbidden":
+            findings[name] = Finding("key", name, unknown(name))
+        else:
+            findings[name] = Finding("value", name, wrong(name))
+    return [finding for finding in findings.values() if finding is not None]
 
 
 def _read_as(value: Written) -> str:

@@ -32,3 +32,11 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         assert actual == path.read_text(encoding="utf-8"), f"output differs from {path}"
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _cache_outside_the_repository(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests never write a manifest cache into the working tree (or the user's folders)."""
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -280,7 +280,17 @@ def start_apply(workdir: Path, server: EmulatorServer) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COR_")}
     env.update(COR_API_URL=server.url, COR_TOKEN="e2e-token", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "--debug", "apply", "--auto-approve", "--no-color"],
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "--debug",
+            "apply",
+            "--auto-approve",
+            "--no-color",
+            "--parallelism",
+            "1",
+        ],  # one at a time: the signal lands with work still to do
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

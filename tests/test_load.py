@@ -9,7 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
+from reconciler import load, validate
+from reconciler.cache import ManifestCache
 from reconciler.errors import Location, ManifestError, UsageError
 from reconciler.load import read_manifests
 from reconciler.models import ENTRY_MODELS, ManifestFile, ProductEntry
@@ -40,10 +43,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _problems(files: dict[str, str | bytes], *paths: str) -> list[str]:
+def _problems(
+    files: dict[str, str | bytes], *paths: str, store: ManifestCache | None = None
+) -> list[str]:
     _write(Path("m"), files)
     with pytest.raises(ManifestError) as raised:
-        read_manifests(list(paths) or ["m"])
+        read_manifests(list(paths) or ["m"], store=store)
     return [str(problem) for problem in raised.value.problems]
 
 
@@ -378,6 +383,41 @@ def test_each_problem_at_its_place(files: dict[str, str | bytes], expected: list
     assert _problems(files) == sorted(expected, key=_sort_key)
 
 
+LOADERS = {"libyaml": yaml.CSafeLoader, "pure-python": yaml.SafeLoader}
+
+
+@pytest.mark.parametrize("served", ["parsed", "cached"])
+@pytest.mark.parametrize("loader", list(LOADERS))
+@pytest.mark.parametrize(("files", "expected"), PROBLEM_CASES)
+@pytest.mark.usefixtures("workdir")
+def test_each_problem_at_its_place_whatever_reads_the_file(
+    files: dict[str, str | bytes],
+    expected: list[str],
+    loader: str,
+    served: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same table, read by either loader, and read twice through a cache: the second
+    time every file read without a problem before is served by the cache (the others are
+    never stored). Syntax errors are worded differently by the pure-Python loader: there,
+    only their place and `invalid YAML` are compared."""
+    monkeypatch.setattr(load, "_Loader", LOADERS[loader])
+    store = ManifestCache(Path("cache")) if served == "cached" else None
+    found = _problems(files, store=store)
+    if store is not None:
+        assert _problems(files, store=store) == found
+    expected = sorted(expected, key=_sort_key)
+    if loader == "pure-python":
+        found = [_syntax_errors_as_place(line) for line in found]
+        expected = [_syntax_errors_as_place(line) for line in expected]
+    assert found == expected
+
+
+def _syntax_errors_as_place(line: str) -> str:
+    place, message = line.split(": ", 1)
+    return f"{place}: invalid YAML" if message.startswith("invalid YAML: ") else line
+
+
 def _sort_key(line: str) -> tuple[str, int, int, str]:
     path, row, col, message = line.split(":", 3)
     return (path, int(row), int(col), message)
@@ -602,3 +642,23 @@ def test_protect_is_a_boolean_flag(
     else:
         (found,) = _problems({"a.yaml": text})
         assert found.startswith("m/a.yaml:5:14: " + problem), found
+
+
+@pytest.mark.usefixtures("workdir")
+def test_many_dangling_references_are_all_reported_and_suggestions_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each suggestion compares the reference with every id of its kind: past a budget of
+    comparisons in all, references get none, so thousands of them cannot take minutes. The
+    same reference twice is looked up once."""
+    monkeypatch.setattr(validate, "_SUGGESTION_BUDGET", 50)
+    brands = "".join(f"  - {{id: BR-{n:02d}, name: B, client_id: C1}}\n" for n in range(20))
+    products = "".join(
+        f"  - {{id: P{n}, name: P, client_id: C1, brand_id: BR-{n % 5:02d}x}}\n" for n in range(30)
+    )
+    text = f"{VALID_HEAD}brands:\n{brands}products:\n{products}"
+    problems = _problems({"a.yaml": text})
+    assert len(problems) == 30
+    suggested = [line for line in problems if "did you mean" in line]
+    assert len(suggested) == 2 * 6  # the first two references fit the budget; each is used 6 times
+    assert all('did you mean "BR-0' in line for line in suggested)

@@ -5,12 +5,17 @@ Each command is one plain function wiring the pure core (load → plan → rende
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from reconciler import __version__, saved_plan
+from reconciler.cache import ManifestCache
 from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
@@ -35,6 +40,9 @@ from reconciler.render import render_json, render_text
 from reconciler.saved_plan import PlanOptions
 from reconciler.state import force_unlock, load_state
 
+DEFAULT_CACHE_DIR = ".reconciler-cache"
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
@@ -43,11 +51,46 @@ def cli(debug: bool) -> None:
     """Declare COR clients, brands and products in YAML; plan and apply them."""
 
 
+def _cache_options(command: F) -> F:
+    """--cache-dir and --no-cache, for the commands that read manifests only (docs/cli.md)."""
+    command = click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Parse every manifest file; neither use nor fill the cache.",
+    )(command)
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="RECONCILER_CACHE_DIR",
+        show_envvar=True,
+        default=DEFAULT_CACHE_DIR,
+        show_default=True,
+        help="Where parsed manifest files are kept, by the sha256 of their bytes, so that an "
+        "unchanged file is not parsed again. Safe to delete at any time.",
+    )(command)
+
+
+def _cache(no_cache: bool, folder: Path) -> ManifestCache | None:
+    return None if no_cache else ManifestCache(folder)
+
+
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """What was read lives until the command ends: the cyclic garbage collector need not scan
+    those millions of objects again and again (0.4 s of a plan at 100,000 records)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @cli.command()
 @paths_argument
-def validate(paths: tuple[str, ...]) -> int:
+@_cache_options
+def validate(paths: tuple[str, ...], cache_dir: Path, no_cache: bool) -> int:
     """Check the manifests without any API call; every problem as path:line:col."""
-    desired = read_manifests(paths or DEFAULT_PATHS)
+    desired = read_manifests(paths or DEFAULT_PATHS, store=_cache(no_cache, cache_dir))
     click.echo(f"Valid: {counts(desired)}.")
     return EXIT_OK
 
@@ -73,6 +116,7 @@ def validate(paths: tuple[str, ...]) -> int:
 )
 @prune_options
 @no_color_option
+@_cache_options
 def plan(
     paths: tuple[str, ...],
     state_path: Path,
@@ -84,32 +128,35 @@ def plan(
     max_delete_share: tuple[str, ...],
     max_delete: tuple[str, ...],
     no_color: bool,
+    cache_dir: Path,
+    no_cache: bool,
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline)."""
-    desired = read_manifests(paths or DEFAULT_PATHS)
+    desired = read_manifests(paths or DEFAULT_PATHS, store=_cache(no_cache, cache_dir))
     state = load_state(state_path)
-    options = PlanOptions(
-        prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
-    )
-    the_plan = make_plan(desired, state, options)
-    if output_format == "json":
-        click.echo(render_json(the_plan), nl=False)
-    elif output_format == "markdown":
-        click.echo(render_markdown(the_plan, paths=paths or DEFAULT_PATHS), nl=False)
-    else:
-        click.echo(render_text(the_plan, color=colour(no_color)), nl=False)
-    if the_plan.refused:  # the plan says which limits; nothing is saved to apply
-        stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
-        return EXIT_REFUSED
-    if out_path is not None:
-        text = saved_plan.save(the_plan, desired, state.lineage, state.serial, options)
-        write_file(out_path, text)
-        stderr_log(
-            f"Saved the plan to {out_path}; apply exactly it with: "
-            f"reconciler apply --plan {out_path}"
+    with _long_lived():
+        options = PlanOptions(
+            prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
         )
-    has_changes = the_plan.summary.changes > 0
-    return EXIT_CHANGES if detailed_exitcode and has_changes else EXIT_OK
+        the_plan = make_plan(desired, state, options)
+        if output_format == "json":
+            click.echo(render_json(the_plan), nl=False)
+        elif output_format == "markdown":
+            click.echo(render_markdown(the_plan, paths=paths or DEFAULT_PATHS), nl=False)
+        else:
+            click.echo(render_text(the_plan, color=colour(no_color)), nl=False)
+        if the_plan.refused:  # the plan says which limits; nothing is saved to apply
+            stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
+            return EXIT_REFUSED
+        if out_path is not None:
+            text = saved_plan.save(the_plan, desired, state.lineage, state.serial, options)
+            write_file(out_path, text)
+            stderr_log(
+                f"Saved the plan to {out_path}; apply exactly it with: "
+                f"reconciler apply --plan {out_path}"
+            )
+        has_changes = the_plan.summary.changes > 0
+        return EXIT_CHANGES if detailed_exitcode and has_changes else EXIT_OK
 
 
 @cli.command()
