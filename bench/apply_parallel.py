@@ -136,7 +136,29 @@ def report(runs: list[Run], latency_ms: float, products: int, baseline: float) -
             f"| {run.parallelism} | {rate:,.0f} | {ideal:,.0f} | {rate / ideal:.0%} "
             f"| {run.wall_seconds:.1f} s | {cpu:.2f} ms |"
         )
+    lines += ["", *_targets(runs, latency_ms, baseline)]
     return "\n".join(lines) + "\n"
+
+
+def _targets(runs: list[Run], latency_ms: float, baseline: float) -> list[str]:
+    """The issue's targets on a 2-core machine, for the parallelisms measured."""
+    by = {run.parallelism: run for run in runs}
+    lines = ["| target (2 cores) | measured | met? |", "|---|---:|:--:|"]
+    for parallelism, floor in ((8, 320.0), (32, 900.0)):
+        if parallelism in by:
+            rate = by[parallelism].requests / by[parallelism].phase_seconds
+            verdict = "yes" if rate >= floor else "no"
+            lines.append(
+                f"| parallelism {parallelism} ≥ {floor:,.0f} req/s | {rate:,.0f} | {verdict} |"
+            )
+    for run in runs:
+        cpu = (run.cpu_seconds - baseline) / run.requests * 1000
+        verdict = "yes" if cpu <= 1.0 else "no"
+        lines.append(
+            f"| client CPU ≤ 1 ms per request, parallelism {run.parallelism} | {cpu:.2f} ms "
+            f"| {verdict} |"
+        )
+    return lines
 
 
 def main() -> int:
@@ -174,7 +196,7 @@ def replace_section(path: Path, heading: str, body: str) -> None:
     if heading in text:
         start = text.index(heading)
         end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")

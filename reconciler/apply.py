@@ -17,9 +17,9 @@ creating it again; a create answered "duplicate external id" is adopted the same
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from reconciler.client import cor_id_of
 from reconciler.endpoints import ApiCall, create_call, delete_call, update_call
@@ -39,6 +39,7 @@ from reconciler.resources import SPECS, Record, ResourceKey
 from reconciler.results import ApplyReport, Outcome, Result
 
 Send = Callable[[ApiCall], Mapping[str, Any]]
+T = TypeVar("T")
 _STOPPING = (AuthError, TransientError)  # every later request would meet the same failure
 _REFUSALS = (RequestRejectedError, NotFoundError, DeletionError)  # COR said no: nothing done
 
@@ -84,7 +85,11 @@ def apply_plan(
     """
     check_applicable(plan)
     run = _Run(plan, journal, report, dict(cor_ids or {}))
-    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    pool: Executor = (
+        ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply")
+        if parallelism > 1
+        else _InlineExecutor()  # one at a time: no thread hand-off per request
+    )
     abandoned = False
     try:
         run.drive(pool, send, should_stop, max(1, parallelism))
@@ -94,6 +99,18 @@ def apply_plan(
     finally:
         pool.shutdown(wait=not abandoned, cancel_futures=True)
     return run.finish()
+
+
+class _InlineExecutor(Executor):
+    """Runs each task at once in the calling thread (parallelism 1), as a completed Future."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # handed to the caller through the Future, like a pool
+            future.set_exception(error)
+        return future
 
 
 class _Run:
@@ -118,7 +135,7 @@ class _Run:
         self.stopped_by = ""
 
     def drive(
-        self, pool: ThreadPoolExecutor, send: Send, should_stop: Callable[[], bool], limit: int
+        self, pool: Executor, send: Send, should_stop: Callable[[], bool], limit: int
     ) -> None:
         done: set[Future[Result]] = set()
         while True:
