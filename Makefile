@@ -4,6 +4,8 @@
 #   make bench  - validate and plan at 1,000 to 100,000 products against the YAML parser's
 #                 floor (bench/plan_speed.py, a few minutes), written to docs/benchmarks.md.
 #                 A quick smoke run that writes nothing: make bench SIZES=1000 RUNS=1 BENCH_OUT=
+#   make bench-apply - parallel apply of 5,000 products against the emulator at 20 ms per
+#                 request, parallelism 1, 8 and 32 (bench/apply_parallel.py, ~2.5 minutes)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +15,7 @@ SIZES ?= 1000 10000 100000
 RUNS ?= 5
 BENCH_OUT ?= docs/benchmarks.md
 
-.PHONY: demo test bench lint types unit fmt clean
+.PHONY: demo test bench bench-apply lint types unit fmt clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +40,6 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .pytest_cache .ruff_cache
+
+bench-apply: $(STAMP)
+	$(BIN)/python bench/apply_parallel.py --write docs/benchmarks.md
