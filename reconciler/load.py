@@ -12,13 +12,11 @@ read before without a problem is not parsed again (`reconciler/cache.py`). Never
 from __future__ import annotations
 
 import codecs
-import gc
 import hashlib
 import operator
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import yaml
 from reconciler import __version__, cache, models, resources, validate
 from reconciler.cache import Layout, ManifestCache, Parsed
 from reconciler.errors import Location, ManifestError, Problem, UsageError
+from reconciler.files import no_gc
 from reconciler.models import SECTIONS, Finding, Written
 from reconciler.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
 from reconciler.validate import check_declared
@@ -67,7 +66,7 @@ def read_manifests(
     files = _discover(paths)
     salt = _salt() if store is not None else b""
     digests = []
-    with _gc_paused():
+    with no_gc():  # 100,000 acyclic values: no collection would free any
         for path in files:
             file_problems, file_entities, digest = _read_file(path, store, salt)
             problems.extend(file_problems)
@@ -93,25 +92,6 @@ def _in_apply_order(entities: list[Declared]) -> list[Declared]:
     for kind in KINDS:
         ordered += sorted(by_kind[kind], key=_KEY)
     return ordered
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector while hundreds of thousands of acyclic values are
-    made: each full collection would rescan every one made so far, for nothing to free.
-    Reference counting still frees everything. At the end, what was made goes straight to the
-    oldest generation, as if it had survived collections: resumed plainly, the collector would
-    first scan all of it (0.1 s at 100,000 products), then again one generation up."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if not gc.get_freeze_count():  # else someone froze objects on purpose: leave them
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 def _discover(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
