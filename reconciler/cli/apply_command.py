@@ -16,7 +16,7 @@ import click
 from reconciler import saved_plan
 from reconciler.apply import apply_plan, check_applicable
 from reconciler.cli.commands import cli
-from reconciler.cli.connection import Connection, connection_options
+from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
 from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
@@ -65,18 +65,10 @@ def apply(
     paths: tuple[str, ...],
     state_path: Path,
     auto_approve: bool,
-    api_url: str,
-    auth_url: str,
-    timeout: float,
-    parallelism: int,
-    retry_attempts: int,
-    retry_max_wait: float,
     plan_file: Path | None,
-    prune: bool,
-    force: bool,
-    max_delete_share: tuple[str, ...],
-    max_delete: tuple[str, ...],
     no_color: bool,
+    connection: ConnectionOptions,
+    plan_options: PlanOptions,
 ) -> int:
     """Create what is missing and update what changed in COR, recording COR's ids.
 
@@ -86,14 +78,11 @@ def apply(
     color = colour(no_color)
     desired = read_manifests(paths or DEFAULT_PATHS)
     saved = _read_saved_plan(plan_file) if plan_file is not None else None
-    options = PlanOptions(
-        prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
-    )
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
         if saved is not None:  # the saved plan's own options, not this command's
-            options = saved.options
-        the_plan = make_plan(desired, state, options)
+            plan_options = saved.options
+        the_plan = make_plan(desired, state, plan_options)
         if saved is not None:  # the review was the approval: only if nothing moved since
             saved_plan.check_current(
                 saved, str(plan_file), desired, state.lineage, state.serial, the_plan
@@ -108,18 +97,11 @@ def apply(
                 "Check the manifests path; raise --max-delete / --max-delete-share, or --force"
             )
         check_applicable(the_plan)
-        connection = Connection.from_options(
-            api_url=api_url,
-            auth_url=auth_url,
-            timeout=timeout,
-            parallelism=parallelism,
-            retry_attempts=retry_attempts,
-            retry_max_wait=retry_max_wait,
-        )
+        connected = connection.connect()
         if not _approved(auto_approve):
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return EXIT_FAILURE
-        return _run_apply(the_plan, store, connection, color)
+        return _run_apply(the_plan, store, connected, color)
 
 
 def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color: bool) -> int:

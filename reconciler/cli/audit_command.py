@@ -6,7 +6,6 @@ writes nothing), reads COR through the client when asked, and prints the pure co
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ from reconciler.audit import Audit, Finding, ReadError, audit_offline, build_aud
 from reconciler.audit_markdown import render_audit_markdown
 from reconciler.audit_render import render_audit_json, render_audit_text
 from reconciler.cli.commands import cli
-from reconciler.cli.connection import Connection, client_options
+from reconciler.cli.connection import ConnectionOptions, client_options
 from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
@@ -60,15 +59,10 @@ def audit(
     paths: tuple[str, ...],
     state_path: Path,
     remote: bool,
-    read_api_url: str,
-    auth_url: str,
     output_format: str,
     detailed_exitcode: bool,
-    parallelism: int,
-    timeout: float,
-    retry_attempts: int,
-    retry_max_wait: float,
     no_color: bool,
+    connection: ConnectionOptions,
 ) -> int:
     """Report every disagreement between the manifests, the state file and, with --remote, COR.
 
@@ -81,17 +75,7 @@ def audit(
     if not remote:
         report = build_audit(findings)
     else:
-        drift, errors = _drift(
-            state,
-            lambda: Connection.from_options(
-                read_api_url=read_api_url,
-                auth_url=auth_url,
-                timeout=timeout,
-                parallelism=parallelism,
-                retry_attempts=retry_attempts,
-                retry_max_wait=retry_max_wait,
-            ),
-        )
+        drift, errors = _drift(state, connection)
         report = build_audit([*findings, *drift], errors, remote=True)
     _print(report, output_format, paths or DEFAULT_PATHS, colour(no_color))
     if report.errors:
@@ -99,17 +83,12 @@ def audit(
     return EXIT_CHANGES if detailed_exitcode and report.disagreements else EXIT_OK
 
 
-def _drift(
-    state: State, connect: Callable[[], Connection]
-) -> tuple[list[Finding], list[ReadError]]:
+def _drift(state: State, options: ConnectionOptions) -> tuple[list[Finding], list[ReadError]]:
     """Reads every recorded record from COR (credentials needed only if there is one)."""
     if not state.records:
         return [], []
-    connection = connect()
-    with connection.client() as client:
-        answers = read_records(
-            state.records.values(), client.read, parallelism=connection.parallelism
-        )
+    with options.connect().client() as client:
+        answers = read_records(state.records.values(), client.read, parallelism=options.parallelism)
     return audit_drift(state.records, answers)
 
 

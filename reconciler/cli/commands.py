@@ -123,22 +123,16 @@ def plan(
     output_format: str,
     detailed_exitcode: bool,
     out_path: Path | None,
-    prune: bool,
-    force: bool,
-    max_delete_share: tuple[str, ...],
-    max_delete: tuple[str, ...],
     no_color: bool,
     cache_dir: Path,
     no_cache: bool,
+    plan_options: PlanOptions,
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline)."""
     desired = read_manifests(paths or DEFAULT_PATHS, store=_cache(no_cache, cache_dir))
     state = load_state(state_path)
     with _long_lived():
-        options = PlanOptions(
-            prune=prune, force=force, max_delete_share=max_delete_share, max_delete=max_delete
-        )
-        the_plan = make_plan(desired, state, options)
+        the_plan = make_plan(desired, state, plan_options)
         if output_format == "json":
             click.echo(render_json(the_plan), nl=False)
         elif output_format == "markdown":
@@ -149,7 +143,7 @@ def plan(
             stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
             return EXIT_REFUSED
         if out_path is not None:
-            text = saved_plan.save(the_plan, desired, state.lineage, state.serial, options)
+            text = saved_plan.save(the_plan, desired, state.lineage, state.serial, plan_options)
             write_file(out_path, text)
             stderr_log(
                 f"Saved the plan to {out_path}; apply exactly it with: "

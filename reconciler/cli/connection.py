@@ -7,11 +7,11 @@ read from the environment only — never options, so they stay out of shell hist
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import click
 
-from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, stderr_log
+from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, gathered, stderr_log
 from reconciler.client import DEFAULT_READ_API_URL, CorClient, Credentials, RetryPolicy
 
 _API_URL = click.option(
@@ -50,8 +50,40 @@ _CLIENT_OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """How to reach COR, as the options said; credentials are read only by `connect()`."""
+
+    auth_url: str
+    timeout: float
+    parallelism: int
+    retry_attempts: int
+    retry_max_wait: float
+    api_url: str = DEFAULT_API_URL
+    read_api_url: str = DEFAULT_READ_API_URL
+
+    def connect(self) -> Connection:
+        """The connection, with credentials from the environment (UsageError if missing)."""
+        retry = RetryPolicy(max_attempts=self.retry_attempts, max_total_wait=self.retry_max_wait)
+        return Connection(
+            self.api_url,
+            self.auth_url,
+            credentials_from_env(),
+            self.timeout,
+            self.parallelism,
+            retry,
+            self.read_api_url,
+        )
+
+
+_GATHERED = tuple(f.name for f in fields(ConnectionOptions))
+
+
 def client_options(command: F) -> F:
-    """Add --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait."""
+    """Add --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait; the
+    command receives them (with --api-url / --read-api-url if it has them) as
+    `connection: ConnectionOptions`."""
+    command = gathered(_GATHERED, "connection", ConnectionOptions)(command)
     for option in reversed(_CLIENT_OPTIONS):
         command = option(command)
     return command
@@ -81,23 +113,6 @@ class Connection:
     parallelism: int
     retry: RetryPolicy
     read_api_url: str = DEFAULT_READ_API_URL
-
-    @classmethod
-    def from_options(
-        cls,
-        *,
-        auth_url: str,
-        timeout: float,
-        parallelism: int,
-        retry_attempts: int,
-        retry_max_wait: float,
-        api_url: str = DEFAULT_API_URL,
-        read_api_url: str = DEFAULT_READ_API_URL,
-    ) -> Connection:
-        """The connection the options describe, with credentials from the environment."""
-        retry = RetryPolicy(max_attempts=retry_attempts, max_total_wait=retry_max_wait)
-        credentials = credentials_from_env()
-        return cls(api_url, auth_url, credentials, timeout, parallelism, retry, read_api_url)
 
     def client(self) -> CorClient:
         return CorClient(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.commands import cli
-from reconciler.cli.connection import Connection, connection_options
+from reconciler.cli.connection import ConnectionOptions, connection_options
 from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
@@ -35,14 +35,9 @@ from reconciler.state import StateStore
 def import_command(
     paths: tuple[str, ...],
     state_path: Path,
-    api_url: str,
-    auth_url: str,
-    timeout: float,
-    parallelism: int,
-    retry_attempts: int,
-    retry_max_wait: float,
     dry_run: bool,
     no_color: bool,
+    connection: ConnectionOptions,
 ) -> int:
     """Adopt declared records that already exist in COR, without creating anything.
 
@@ -60,21 +55,13 @@ def import_command(
                 click.echo(f"? would look up {change.key}")
             click.echo(f"Import (dry run): {len(todo)} declared record(s) not in the state.")
             return EXIT_OK
-        connection = Connection.from_options(
-            api_url=api_url,
-            auth_url=auth_url,
-            timeout=timeout,
-            parallelism=parallelism,
-            retry_attempts=retry_attempts,
-            retry_max_wait=retry_max_wait,
-        )
-        with connection.client() as client:
+        with connection.connect().client() as client:
             report = import_records(
                 the_plan,
                 client.send,
                 store,
                 lambda result: click.echo(render_result(result, color=color), nl=False),
-                parallelism=parallelism,
+                parallelism=connection.parallelism,
                 cor_ids={key: record.cor_id for key, record in state.records.items()},
             )
     return _summarise(report)

@@ -5,13 +5,14 @@ Part of the imperative shell (click, stdout/stderr, files); see reconciler/cli/_
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -112,8 +113,26 @@ _PRUNE_OPTIONS = (
 )
 
 
+def gathered(names: tuple[str, ...], into: str, build: Callable[..., Any]) -> Callable[[F], F]:
+    """Hand the click parameters `names` to the command as one value, `into=build(**them)`,
+    so a family of options travels as one object instead of one argument each."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def gather(*args: Any, **kwargs: Any) -> Any:
+            kwargs[into] = build(**{name: kwargs.pop(name) for name in names if name in kwargs})
+            return command(*args, **kwargs)
+
+        return cast(F, gather)
+
+    return decorate
+
+
 def prune_options(command: F) -> F:
-    """Add --prune, --force, --max-delete-share, --max-delete (docs/cli.md, Deletion)."""
+    """Add --prune, --force, --max-delete-share, --max-delete (docs/cli.md, Deletion); the
+    command receives them as `plan_options: PlanOptions`."""
+    names = ("prune", "force", "max_delete_share", "max_delete")
+    command = gathered(names, "plan_options", PlanOptions)(command)
     for option in reversed(_PRUNE_OPTIONS):
         command = option(command)
     return command
