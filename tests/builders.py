@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reconciler.core.resources import Declared, Kind, Record, ResourceKey
 from reconciler.errors import Location
-from reconciler.resources import Declared, Kind, Record, ResourceKey
 
 HERE = Location("manifests/test.yaml", 1, 1)
 

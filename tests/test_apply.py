@@ -11,8 +11,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from reconciler.apply import apply_plan
-from reconciler.endpoints import ApiCall
+from reconciler.actions.apply import apply_plan
+from reconciler.actions.outcomes import Outcome, Result
+from reconciler.cor.endpoints import ApiCall
+from reconciler.core.plan import build_plan
+from reconciler.core.resources import Declared, Record, ResourceKey
 from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
@@ -22,9 +25,6 @@ from reconciler.errors import (
     RequestRejectedError,
     TransientError,
 )
-from reconciler.plan import build_plan
-from reconciler.resources import Declared, Record, ResourceKey
-from reconciler.results import Outcome, Result
 from tests.builders import declared, desired_of, recorded, state_of
 
 SF = "SALESFORCE"

@@ -14,7 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.audit import (
+from reconciler.actions.readback import read_records
+from reconciler.cli import run
+from reconciler.cor.client import CorClient, Credentials, RetryPolicy
+from reconciler.core.audit import (
     Audit,
     Category,
     Finding,
@@ -24,18 +27,15 @@ from reconciler.audit import (
     audit_offline,
     build_audit,
 )
-from reconciler.audit_markdown import render_audit_markdown
-from reconciler.audit_render import audit_summary, render_audit_json, render_audit_text
-from reconciler.cli import run
-from reconciler.client import CorClient, Credentials, RetryPolicy
-from reconciler.diff import FieldChange
-from reconciler.drift import Answer, Gone, Unread, audit_drift
+from reconciler.core.diff import FieldChange
+from reconciler.core.drift import Answer, Gone, Unread, audit_drift
+from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from reconciler.errors import ApiError, AuthError, NotFoundError, TransientError
-from reconciler.markdown import COMMENT_LIMIT
-from reconciler.readback import read_records
-from reconciler.resources import Kind, Record, ResourceKey
-from reconciler.state import StateStore
+from reconciler.output.audit_markdown import render_audit_markdown
+from reconciler.output.audit_text import audit_summary, render_audit_json, render_audit_text
+from reconciler.output.plan_markdown import COMMENT_LIMIT
+from reconciler.state.store import StateStore
 from tests.builders import declared, desired_of, key, recorded, state_of
 from tests.test_e2e import MANIFEST
 

@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 
 from reconciler.errors import ManifestError
-from reconciler.load import read_manifests
-from reconciler.state import load_state
+from reconciler.manifests.reader import read_manifests
+from reconciler.state.store import load_state
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 

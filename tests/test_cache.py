@@ -14,13 +14,16 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from reconciler import cache, load, models, state
-from reconciler.cache import ManifestCache, Parsed
 from reconciler.cli import run
+from reconciler.core.resources import KINDS, Desired, Kind
 from reconciler.errors import ManifestError, StateError
-from reconciler.load import read_manifests
-from reconciler.models import Written
-from reconciler.resources import KINDS, Desired, Kind
+from reconciler.manifests import cache
+from reconciler.manifests import reader as load
+from reconciler.manifests import schema as models
+from reconciler.manifests.cache import ManifestCache, Parsed
+from reconciler.manifests.reader import read_manifests
+from reconciler.manifests.schema import Written
+from reconciler.state import store as state
 from tests.test_load import EXAMPLES, _write
 
 ROOT = Path(__file__).resolve().parent.parent

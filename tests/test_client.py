@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from reconciler import __version__
-from reconciler.client import CorClient, Credentials, RetryPolicy, cor_id_of
-from reconciler.endpoints import ApiCall
+from reconciler.cor.client import CorClient, Credentials, RetryPolicy, cor_id_of
+from reconciler.cor.endpoints import ApiCall
 from reconciler.errors import (
     ApiError,
     AuthError,

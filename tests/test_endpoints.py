@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.endpoints import ApiCall, create_call, update_call
-from reconciler.load import read_manifests
-from reconciler.plan import Action, build_plan, update_fields
-from reconciler.resources import Kind, Record, ResourceKey
+from reconciler.cor.endpoints import ApiCall, create_call, update_call
+from reconciler.core.plan import Action, build_plan, update_fields
+from reconciler.core.resources import Kind, Record, ResourceKey
+from reconciler.manifests.reader import read_manifests
 from tests.conformance import CASE_BY_NAME
 
 SF, MD = "SALESFORCE", "MICROSOFT_DYNAMICS"

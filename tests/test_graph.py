@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.graph import Dependencies
-from reconciler.plan import build_plan
+from reconciler.actions.scheduler import Dependencies
+from reconciler.core.plan import build_plan
 from tests.builders import declared, desired_of, recorded, state_of
 
 SF = "SALESFORCE"

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import load, validate
-from reconciler.cache import ManifestCache
+from reconciler.core import validation as validate
+from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, Kind, ResourceKey
 from reconciler.errors import Location, ManifestError, UsageError
-from reconciler.load import read_manifests
-from reconciler.models import ENTRY_MODELS, ManifestFile, ProductEntry
-from reconciler.resources import KINDS, SOURCES, SPECS, Declared, Kind, ResourceKey
+from reconciler.manifests import reader as load
+from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.reader import read_manifests
+from reconciler.manifests.schema import ENTRY_MODELS, ManifestFile, ProductEntry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "manifests"
 ALL_SOURCES = ", ".join(SOURCES)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import EXIT_REFUSED, RefusedError, StateError, StateWriteError
-from reconciler.state import LockInfo, StateStore, force_unlock, load_state
+from reconciler.state.store import LockInfo, StateStore, force_unlock, load_state
 from tests.builders import recorded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 HOLDER = """
 import sys
 from pathlib import Path
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 
 store = StateStore.open(Path(sys.argv[1]), command=sys.argv[2])
 print("locked", flush=True)

@@ -8,9 +8,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from reconciler.markdown import COMMENT_LIMIT, plan_marker, render_markdown
-from reconciler.plan import Action, Change, Plan, build_plan
-from reconciler.resources import Kind, ResourceKey
+from reconciler.core.plan import Action, Change, Plan, build_plan
+from reconciler.core.resources import Kind, ResourceKey
+from reconciler.output.plan_markdown import COMMENT_LIMIT, plan_marker, render_markdown
 from tests.builders import declared, desired_of, key, recorded, state_of
 from tests.test_render import mixed_plan
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.diff import FieldChange
-from reconciler.plan import Action, build_plan, update_fields
-from reconciler.resources import Declared, Record
+from reconciler.core.diff import FieldChange
+from reconciler.core.plan import Action, build_plan, update_fields
+from reconciler.core.resources import Declared, Record
 from tests.builders import declared, desired_of, recorded, state_of
 from tests.builders import key as key_of
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Action, Change
-from reconciler.progress import Progress, format_status
-from reconciler.resources import Kind
-from reconciler.results import Outcome, Result
+from reconciler.actions.outcomes import Outcome, Result
+from reconciler.core.plan import Action, Change
+from reconciler.core.resources import Kind
+from reconciler.output.progress import Progress, format_status
 from tests.builders import key
 
 TOTALS = {Kind.CLIENT: 5, Kind.BRAND: 500, Kind.PRODUCT: 5000}

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from reconciler.cli import run
+from reconciler.core.limits import DeletionLimits, deletion_violations, parse_limits
+from reconciler.core.plan import Action, build_plan
+from reconciler.core.resources import Kind
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from reconciler.errors import UsageError
-from reconciler.plan import Action, build_plan
-from reconciler.resources import Kind
-from reconciler.safety import DeletionLimits, deletion_violations, parse_limits
 from tests.builders import declared, desired_of, key, recorded, state_of
 
 TOKEN = "prune-t0ken-77aa"

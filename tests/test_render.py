@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from reconciler.plan import Plan, build_plan
-from reconciler.render import render_apply_summary, render_json, render_result, render_text
-from reconciler.results import ApplyReport, Outcome, Result
+from reconciler.actions.outcomes import ApplyReport, Outcome, Result
+from reconciler.core.plan import Plan, build_plan
+from reconciler.output.plan_text import (
+    render_apply_summary,
+    render_json,
+    render_result,
+    render_text,
+)
 from tests.builders import declared, desired_of, key, recorded, state_of
 
 SF, MD = "SALESFORCE", "MICROSOFT_DYNAMICS"

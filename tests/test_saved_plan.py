@@ -154,7 +154,7 @@ def test_an_altered_file_is_refused(
 def test_a_consistently_forged_plan_still_must_match_what_applying_would_do(
     workdir: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from reconciler.saved_plan import _plan_digest  # the forger knows the algorithm
+    from reconciler.core.saved_plan import _plan_digest  # the forger knows the algorithm
 
     assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
     path = workdir / "plan.json"

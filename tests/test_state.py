@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import journal
+from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.errors import RefusedError, StateError, StateWriteError
-from reconciler.resources import Kind, Record, ResourceKey
-from reconciler.state import FORMAT_VERSION, State, StateStore, load_state
+from reconciler.state import journal
+from reconciler.state.store import FORMAT_VERSION, State, StateStore, load_state
 from tests.builders import key, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -623,8 +623,8 @@ def test_an_older_journal_not_in_the_state_is_refused(path: Path) -> None:
 CHILD = """
 import sys
 from pathlib import Path
-from reconciler.resources import Kind, Record, ResourceKey
-from reconciler.state import StateStore
+from reconciler.core.resources import Kind, Record, ResourceKey
+from reconciler.state.store import StateStore
 
 store = StateStore.open(Path(sys.argv[1]))
 for i in range(int(sys.argv[2])):
@@ -896,8 +896,8 @@ def test_sigkill_after_an_intent_leaves_the_create_in_doubt(path: Path) -> None:
     intender = """
 import sys, time
 from pathlib import Path
-from reconciler.resources import Kind, ResourceKey
-from reconciler.state import StateStore
+from reconciler.core.resources import Kind, ResourceKey
+from reconciler.state.store import StateStore
 
 store = StateStore.open(Path(sys.argv[1]))
 store.intend(ResourceKey(Kind.CLIENT, "JIRA", "C-1"))

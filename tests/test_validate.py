@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.core.resources import Declared, Kind, ResourceKey
+from reconciler.core.validation import check_declared
 from reconciler.errors import Location
-from reconciler.resources import Declared, Kind, ResourceKey
-from reconciler.validate import check_declared
 
 
 def _declared(kind: Kind, source: str, id_: str, line: int, **attributes: str) -> Declared:

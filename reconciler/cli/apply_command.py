@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from reconciler import saved_plan
-from reconciler.apply import apply_plan, check_applicable
+from reconciler.actions.apply import apply_plan, check_applicable
+from reconciler.actions.outcomes import Result
 from reconciler.cli.commands import cli
 from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
 from reconciler.cli.shell import (
@@ -29,6 +29,9 @@ from reconciler.cli.shell import (
     stderr_log,
     stderr_write,
 )
+from reconciler.core import saved_plan
+from reconciler.core.plan import Plan
+from reconciler.core.saved_plan import PlanOptions
 from reconciler.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -36,13 +39,10 @@ from reconciler.errors import (
     RefusedError,
     UsageError,
 )
-from reconciler.load import read_manifests
-from reconciler.plan import Plan
-from reconciler.progress import Progress
-from reconciler.render import render_apply_summary, render_result, render_text
-from reconciler.results import Result
-from reconciler.saved_plan import PlanOptions
-from reconciler.state import StateStore
+from reconciler.manifests.reader import read_manifests
+from reconciler.output.plan_text import render_apply_summary, render_result, render_text
+from reconciler.output.progress import Progress
+from reconciler.state.store import StateStore
 
 
 @cli.command()

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.audit import Audit, Finding, ReadError, audit_offline, build_audit
-from reconciler.audit_markdown import render_audit_markdown
-from reconciler.audit_render import render_audit_json, render_audit_text
+from reconciler.actions.readback import read_records
 from reconciler.cli.commands import cli
 from reconciler.cli.connection import ConnectionOptions, client_options
 from reconciler.cli.shell import (
@@ -22,12 +20,14 @@ from reconciler.cli.shell import (
     paths_argument,
     state_option,
 )
-from reconciler.client import DEFAULT_READ_API_URL
-from reconciler.drift import audit_drift
+from reconciler.cor.client import DEFAULT_READ_API_URL
+from reconciler.core.audit import Audit, Finding, ReadError, audit_offline, build_audit
+from reconciler.core.drift import audit_drift
 from reconciler.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK
-from reconciler.load import read_manifests
-from reconciler.readback import read_records
-from reconciler.state import State, load_state
+from reconciler.manifests.reader import read_manifests
+from reconciler.output.audit_markdown import render_audit_markdown
+from reconciler.output.audit_text import render_audit_json, render_audit_text
+from reconciler.state.store import State, load_state
 
 
 @cli.command()

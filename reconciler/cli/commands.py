@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import __version__, saved_plan
-from reconciler.cache import ManifestCache
+from reconciler import __version__
 from reconciler.cli.shell import (
     DEFAULT_PATHS,
     colour,
@@ -28,17 +27,19 @@ from reconciler.cli.shell import (
     stderr_log,
     write_file,
 )
+from reconciler.core import saved_plan
+from reconciler.core.saved_plan import PlanOptions
 from reconciler.errors import (
     EXIT_CHANGES,
     EXIT_OK,
     EXIT_REFUSED,
 )
-from reconciler.load import read_manifests
-from reconciler.markdown import render_markdown
-from reconciler.models import manifest_json_schema
-from reconciler.render import render_json, render_text
-from reconciler.saved_plan import PlanOptions
-from reconciler.state import force_unlock, load_state
+from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.reader import read_manifests
+from reconciler.manifests.schema import manifest_json_schema
+from reconciler.output.plan_markdown import render_markdown
+from reconciler.output.plan_text import render_json, render_text
+from reconciler.state.store import force_unlock, load_state
 
 DEFAULT_CACHE_DIR = ".reconciler-cache"
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 import click
 
 from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, gathered, stderr_log
-from reconciler.client import DEFAULT_READ_API_URL, CorClient, Credentials, RetryPolicy
+from reconciler.cor.client import DEFAULT_READ_API_URL, CorClient, Credentials, RetryPolicy
 
 _API_URL = click.option(
     "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from reconciler.actions.adoption import ImportReport, candidates, import_records
+from reconciler.actions.outcomes import Outcome
 from reconciler.cli.commands import cli
 from reconciler.cli.connection import ConnectionOptions, connection_options
 from reconciler.cli.shell import (
@@ -17,13 +19,11 @@ from reconciler.cli.shell import (
     state_option,
     stderr_log,
 )
+from reconciler.core.plan import build_plan
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
-from reconciler.importer import ImportReport, candidates, import_records
-from reconciler.load import read_manifests
-from reconciler.plan import build_plan
-from reconciler.render import render_result
-from reconciler.results import Outcome
-from reconciler.state import StateStore
+from reconciler.manifests.reader import read_manifests
+from reconciler.output.plan_text import render_result
+from reconciler.state.store import StateStore
 
 
 @cli.command("import")

@@ -16,18 +16,18 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from reconciler.errors import ReconcileError
-from reconciler.plan import Plan, build_plan
-from reconciler.resources import KINDS, Desired
-from reconciler.safety import (
+from reconciler.core.limits import (
     DEFAULT_COUNT,
     DEFAULT_SHARE,
     MIN_RECORDED_FOR_SHARE,
     deletion_violations,
     parse_limits,
 )
-from reconciler.saved_plan import PlanOptions
-from reconciler.state import State
+from reconciler.core.plan import Plan, build_plan
+from reconciler.core.resources import KINDS, Desired
+from reconciler.core.saved_plan import PlanOptions
+from reconciler.errors import ReconcileError
+from reconciler.state.store import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,9 +14,9 @@ import click
 
 from reconciler.cli.commands import state
 from reconciler.cli.shell import command_line, state_option, stderr_log
+from reconciler.core.resources import KINDS, SOURCES, Kind, Record, ResourceKey
 from reconciler.errors import EXIT_OK, UsageError
-from reconciler.resources import KINDS, SOURCES, Kind, Record, ResourceKey
-from reconciler.state import StateStore, load_state
+from reconciler.state.store import StateStore, load_state
 
 kind_choice = click.Choice([kind.value for kind in KINDS])
 source_choice = click.Choice(list(SOURCES))

@@ -1,7 +1,7 @@
 """A local emulator of COR's Integrations API: a real HTTP server for the demo and the tests.
 
 Its own subpackage: it shares nothing with the client code but the documented contract
-(`reconciler.resources`: kinds, sources and field tables). Layout, from the wire inwards:
+(`reconciler.core.resources`: kinds, sources and field tables). Layout, from the wire inwards:
 
     server.py    HTTP, threads, keep-alive, latency, signals (the only module touching sockets)
     app.py       routing and the endpoints, behind one lock; control.py: /_emulator/ endpoints

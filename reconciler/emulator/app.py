@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+from reconciler.core.resources import Kind
 from reconciler.emulator import control
 from reconciler.emulator.auth import Credentials, TokenBook
 from reconciler.emulator.chaos import Chaos
@@ -42,7 +43,6 @@ from reconciler.emulator.messages import (
 )
 from reconciler.emulator.model import deletion_view, integration_view, read_view
 from reconciler.emulator.store import Store
-from reconciler.resources import Kind
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 1000

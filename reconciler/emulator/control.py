@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.core.resources import KINDS, Kind
 from reconciler.emulator.errors import validation_error
 from reconciler.emulator.faults import parse_fault
 from reconciler.emulator.messages import Request, Response, Route, json_object, text_or_none
 from reconciler.emulator.model import record_view
-from reconciler.resources import KINDS, Kind
 
 if TYPE_CHECKING:
     from reconciler.emulator.app import Emulator

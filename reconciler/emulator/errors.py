@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.resources import Kind
+from reconciler.core.resources import Kind
 
 NOT_FOUND_CODE = "ZC001"
 DUPLICATE_CODE = "ZC004"

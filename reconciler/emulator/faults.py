@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from reconciler.core.resources import Kind
 from reconciler.emulator.errors import CorError, validation_error
-from reconciler.resources import Kind
 
 METHODS = ("POST", "PUT", "DELETE")
 DEFAULT_NAMES: Mapping[int, str] = {

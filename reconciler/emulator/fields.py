@@ -3,7 +3,7 @@
 Part of the emulator subpackage; pure functions over decoded JSON (no sockets, no clock, no
 store). The store enforces what needs its data (references, duplicates, dependants); this
 module enforces shapes: required, optional and updatable fields per kind (from
-`reconciler.resources.SPECS`), unknown fields, string values and length limits. Every shape
+`reconciler.core.resources.SPECS`), unknown fields, string values and length limits. Every shape
 problem of one body is gathered into a single ValidationError.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.resources import SOURCES, SPECS, Kind
 from reconciler.emulator.errors import invalid_source, validation_error
-from reconciler.resources import SOURCES, SPECS, Kind
 
 MAX_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 2000

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from reconciler.core.resources import KINDS, Kind
 from reconciler.emulator.errors import CorError, validation_error
-from reconciler.resources import KINDS, Kind
 
 CONTROL_ENDPOINTS = ("records", "faults", "mutate", "reset", "stats")
 _BY_PLURAL: Mapping[str, Kind] = {kind.plural: kind for kind in KINDS}

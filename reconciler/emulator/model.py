@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.resources import SPECS, Kind
+from reconciler.core.resources import SPECS, Kind
 
 COMPANY_ID = 1234  # every entity belongs to the one company of the emulated account
 USER_ID = 8546  # the API user that "created" brands and products

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.core.resources import KINDS, SPECS, Kind
 from reconciler.emulator.errors import (
     cor_id_not_found,
     deletion_error,
@@ -23,7 +24,6 @@ from reconciler.emulator.errors import (
     validation_error,
 )
 from reconciler.emulator.model import Entity, iso_utc
-from reconciler.resources import KINDS, SPECS, Kind
 
 # COR ids are increasing integers; a separate range per kind makes a mixed-up id easy to spot.
 FIRST_COR_ID: Mapping[Kind, int] = {Kind.CLIENT: 25001, Kind.BRAND: 3001, Kind.PRODUCT: 52001}

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from reconciler.plan import Action, Change
-from reconciler.resources import ResourceKey
+from reconciler.core.plan import Action, Change
+from reconciler.core.resources import ResourceKey
 
 
 class Dependencies:

@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from reconciler.apply import Journal, Send, adopt
+from reconciler.actions.apply import Journal, Send, adopt
+from reconciler.actions.outcomes import Outcome, Result
+from reconciler.core.plan import Action, Change, Plan
+from reconciler.core.resources import KINDS, Record, ResourceKey
 from reconciler.errors import ApiError, AuthError, NotFoundError, TransientError
-from reconciler.plan import Action, Change, Plan
-from reconciler.resources import KINDS, Record, ResourceKey
-from reconciler.results import Outcome, Result
 
 
 @dataclass(frozen=True)

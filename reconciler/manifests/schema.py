@@ -1,7 +1,7 @@
 """Pydantic v2 models of one manifest file: the boundary between YAML and the core.
 
-Pure module: imports pydantic and reconciler.resources, never yaml. `reconciler.load` reads
-each entry's values as `Written` (tag and text), asks `entry_findings` and `top_level_findings`
+Pure module: imports pydantic and reconciler.core.resources, never yaml. `reader` reads each
+entry's values as `Written` (tag and text), asks `entry_findings` and `top_level_findings`
 what is wrong with them, and locates each `Finding` at a file:line:col. An entry that plainly
 fits (`ENTRY_FIELDS`, `REQUIRED_FIELDS`, `FLAG_FIELDS`) need not be validated one by one.
 `ManifestFile.model_json_schema()` is the JSON Schema of the manifest format.
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from reconciler.resources import Kind, Source
+from reconciler.core.resources import Kind, Source
 
 Text = Annotated[str, Field(min_length=1)]
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.audit import Category, Finding, Link, ReadError, Reference
-from reconciler.diff import FieldChange
-from reconciler.resources import SPECS, Kind, Record, ResourceKey
+from reconciler.core.audit import Category, Finding, Link, ReadError, Reference
+from reconciler.core.diff import FieldChange
+from reconciler.core.resources import SPECS, Kind, Record, ResourceKey
 
 
 @dataclass(frozen=True)

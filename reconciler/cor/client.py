@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 import httpx
 
 from reconciler import __version__
-from reconciler.auth import Credentials, TokenSource
-from reconciler.endpoints import ApiCall
+from reconciler.cor.auth import Credentials, TokenSource
+from reconciler.cor.endpoints import ApiCall
 from reconciler.errors import (
     ApiError,
     AuthError,

@@ -3,8 +3,8 @@
 The only module that imports `yaml` and reads manifest files. It walks the parser's events of
 each file (never constructs Python objects with PyYAML, never holds a whole file's node tree):
 every value keeps its tag, its text as written and its line:col. Each entry is checked against
-`reconciler.models` as soon as it ends, and every problem, in every file, becomes a Problem at an
-exact file:line:col. A file with YAML anchors or aliases is composed into a node tree instead,
+`schema` as soon as it ends, and every problem, in every file, becomes a Problem at an exact
+file:line:col. A file with YAML anchors or aliases is composed into a node tree instead,
 checked not to expand past a limit, and walked as the same events. With a `ManifestCache`, a file
 read before without a problem is not parsed again (`reconciler/cache.py`). Never a network call.
 """
@@ -22,13 +22,17 @@ from typing import Any
 
 import yaml
 
-from reconciler import __version__, cache, models, resources, validate
-from reconciler.cache import Layout, ManifestCache, Parsed
+from reconciler import __version__
+from reconciler.core import resources
+from reconciler.core import validation as validate
+from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
+from reconciler.core.validation import check_declared
 from reconciler.errors import Location, ManifestError, Problem, UsageError
 from reconciler.files import no_gc
-from reconciler.models import SECTIONS, Finding, Written
-from reconciler.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
-from reconciler.validate import check_declared
+from reconciler.manifests import cache
+from reconciler.manifests import schema as models
+from reconciler.manifests.cache import Layout, ManifestCache, Parsed
+from reconciler.manifests.schema import SECTIONS, Finding, Written
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
 _STR = models.STR_TAG

@@ -10,10 +10,10 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.diff import FieldChange
-from reconciler.plan import Action, Change, Plan
-from reconciler.resources import SPECS, Record
-from reconciler.results import ApplyReport, Outcome, Result
+from reconciler.actions.outcomes import ApplyReport, Outcome, Result
+from reconciler.core.diff import FieldChange
+from reconciler.core.plan import Action, Change, Plan
+from reconciler.core.resources import SPECS, Record
 
 PLAN_JSON_FORMAT_VERSION = 1
 

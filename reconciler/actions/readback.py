@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reconciler.drift import Answer, Gone, Unread
+from reconciler.core.drift import Answer, Gone, Unread
+from reconciler.core.resources import Record, ResourceKey
 from reconciler.errors import ApiError, AuthError, NotFoundError
-from reconciler.resources import Record, ResourceKey
 
 Read = Callable[[str], Mapping[str, Any]]  # a path under the read API → COR's answer
 _NO_ROUTE = "RouteNotFoundError"  # the path itself is unknown: a wrong URL, not a gone record

@@ -21,8 +21,12 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
-from reconciler.client import cor_id_of
-from reconciler.endpoints import ApiCall, create_call, delete_call, update_call
+from reconciler.actions.outcomes import ApplyReport, Outcome, Result
+from reconciler.actions.scheduler import Dependencies
+from reconciler.cor.client import cor_id_of
+from reconciler.cor.endpoints import ApiCall, create_call, delete_call, update_call
+from reconciler.core.plan import Action, Change, Plan, update_fields
+from reconciler.core.resources import SPECS, Record, ResourceKey
 from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
@@ -33,10 +37,6 @@ from reconciler.errors import (
     RequestRejectedError,
     TransientError,
 )
-from reconciler.graph import Dependencies
-from reconciler.plan import Action, Change, Plan, update_fields
-from reconciler.resources import SPECS, Record, ResourceKey
-from reconciler.results import ApplyReport, Outcome, Result
 
 Send = Callable[[ApiCall], Mapping[str, Any]]
 T = TypeVar("T")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reconciler.audit import Audit, Category, Finding, ReadError
-from reconciler.audit_render import READ_FAILED, error_line, finding_line
-from reconciler.markdown import COMMENT_LIMIT, _fence, plan_marker
-from reconciler.resources import KINDS, Kind
+from reconciler.core.audit import Audit, Category, Finding, ReadError
+from reconciler.core.resources import KINDS, Kind
+from reconciler.output.audit_text import READ_FAILED, error_line, finding_line
+from reconciler.output.plan_markdown import COMMENT_LIMIT, _fence, plan_marker
 
 _PRIORITY = (
     Category.DELETED,

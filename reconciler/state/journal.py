@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, NamedTuple, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.errors import StateError, StateWriteError
 from reconciler.files import (
     DuplicateKeyError,
@@ -33,7 +34,6 @@ from reconciler.files import (
     write_all,
     write_temp,
 )
-from reconciler.resources import Kind, Record, ResourceKey
 
 JOURNAL_VERSION = 1
 Name = Annotated[StrictStr, Field(min_length=1)]

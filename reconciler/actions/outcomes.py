@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.plan import Change
+from reconciler.core.plan import Change
 
 
 class Outcome(str, Enum):

@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler import files, journal
+from reconciler import files
+from reconciler.core.resources import KINDS, Record, ResourceKey
 from reconciler.errors import StateError
-from reconciler.lock import HeldLock, acquire
-from reconciler.lock import LockInfo as LockInfo  # re-exported for the CLI
-from reconciler.lock import force_unlock as force_unlock
-from reconciler.resources import KINDS, Record, ResourceKey
+from reconciler.state import journal
+from reconciler.state.lock import HeldLock, acquire
+from reconciler.state.lock import LockInfo as LockInfo  # re-exported for the CLI
+from reconciler.state.lock import force_unlock as force_unlock
 
 FORMAT_VERSION = 1
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
+from reconciler.core.resources import SPECS, Declared, Kind, ResourceKey
 from reconciler.errors import Location, Problem
-from reconciler.resources import SPECS, Declared, Kind, ResourceKey
 
 # Suggesting a close id compares it with every declared id of its kind (~10 µs each). With
 # more candidates than _MAX_SUGGESTION_CANDIDATES there is no suggestion, nor once a run has

@@ -11,11 +11,11 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.audit import CATEGORIES, Audit, Category, Finding, Link, ReadError, Reference
-from reconciler.diff import FieldChange
-from reconciler.markdown import _plain
-from reconciler.render import paint, quote
-from reconciler.resources import ResourceKey
+from reconciler.core.audit import CATEGORIES, Audit, Category, Finding, Link, ReadError, Reference
+from reconciler.core.diff import FieldChange
+from reconciler.core.resources import ResourceKey
+from reconciler.output.plan_markdown import _plain
+from reconciler.output.plan_text import paint, quote
 
 AUDIT_JSON_FORMAT_VERSION = 1
 READ_FAILED = "read failed"  # the heading of the records COR could not be read for

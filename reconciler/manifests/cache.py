@@ -27,8 +27,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, ResourceKey
 from reconciler.errors import Location
-from reconciler.resources import KINDS, SOURCES, SPECS, Declared, ResourceKey
 
 # A kind's rank, then the known fields of an entry that hold text, in file order: their names,
 # lines (relative to the line of the entry's id) and columns. Entries written alike share one.

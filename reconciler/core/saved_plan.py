@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler import __version__
+from reconciler.core.plan import Plan
+from reconciler.core.resources import Desired
 from reconciler.errors import RefusedError
-from reconciler.plan import Plan
-from reconciler.render import render_json
-from reconciler.resources import Desired
+from reconciler.output.plan_text import render_json
 
 SAVED_PLAN_FORMAT = 1
 _REPLAN = "run `reconciler plan --out ...` again, review it, and apply the new file"

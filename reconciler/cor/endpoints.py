@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.resources import ResourceKey
+from reconciler.core.resources import ResourceKey
 
 INTEGRATIONS_PREFIX = "/v2/integrations"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from reconciler.resources import KINDS, Kind
-from reconciler.results import Result
+from reconciler.actions.outcomes import Result
+from reconciler.core.resources import KINDS, Kind
 
 _ERASE = "\r\033[K"
 _BAR = 12

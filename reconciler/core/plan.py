@@ -12,8 +12,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from reconciler.diff import FieldChange, field_changes
-from reconciler.resources import SPECS, Declared, Desired, Record, ResourceKey
+from reconciler.core.diff import FieldChange, field_changes
+from reconciler.core.resources import SPECS, Declared, Desired, Record, ResourceKey
 
 
 class Action(str, Enum):

@@ -12,9 +12,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import Enum
 
-from reconciler.diff import FieldChange
-from reconciler.plan import Action, build_plan
-from reconciler.resources import KINDS, SPECS, Desired, Kind, Record, ResourceKey
+from reconciler.core.diff import FieldChange
+from reconciler.core.plan import Action, build_plan
+from reconciler.core.resources import KINDS, SPECS, Desired, Kind, Record, ResourceKey
 
 
 class Category(str, Enum):

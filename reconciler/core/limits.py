@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.core.plan import Action, Plan
+from reconciler.core.resources import KINDS, Kind, ResourceKey
 from reconciler.errors import UsageError
-from reconciler.plan import Action, Plan
-from reconciler.resources import KINDS, Kind, ResourceKey
 
 DEFAULT_SHARE = 25.0  # percent of the recorded records of a kind
 DEFAULT_COUNT = 100  # records of a kind

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import quote as percent_encode
 
-from reconciler.plan import Action, Change, Plan, Summary
-from reconciler.render import quote
-from reconciler.resources import KINDS, SPECS, Kind, Record, ResourceKey
+from reconciler.core.plan import Action, Change, Plan, Summary
+from reconciler.core.resources import KINDS, SPECS, Kind, Record, ResourceKey
+from reconciler.output.plan_text import quote
 
 COMMENT_LIMIT = 65_536  # GitHub refuses comments longer than this (characters)
 
