@@ -1,13 +1,12 @@
-"""File primitives for the state file, its journal and its lock: strict JSON, atomic replace, fsync.
+"""File primitives of the edges: the one atomic writer, fsync, strict JSON.
 
-Imperative shell, used only by `reconciler/state.py`, `reconciler/journal.py` and
-`reconciler/lock.py`.
-Imports the standard library only (and reconciler's errors).
+Imperative shell, shared by the edges that write files (never the core): the state store
+(`state/`: its file, journal and lock), the manifest cache (`manifests/cache.py`) and the CLI's
+saved plans. Imports the standard library and `errors` only.
 """
 
 from __future__ import annotations
 
-import gc
 import glob
 import json
 import os
@@ -43,25 +42,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)  # one, not one per journal line
 
 
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pauses the cyclic garbage collector while hundreds of thousands of acyclic values are
-    made (records, manifest entries): each collection would rescan all made so far, for nothing
-    to free (3x slower); reference counting still frees everything. At the end, what was made
-    goes straight to the oldest generation, as if it had survived collections: resumed plainly,
-    the collector would first scan all of it (0.1 s at 100,000 products), then again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if not gc.get_freeze_count():  # else someone froze objects on purpose: leave them
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
 def read_if_exists(path: Path, what: str) -> bytes | None:
     """The bytes of `path`, None if it does not exist; StateError if it cannot be read."""
     try:
@@ -81,13 +61,17 @@ def os_errors(action: str) -> Iterator[None]:
         raise StateWriteError(f"cannot {action}: {exc}") from exc
 
 
-def write_temp(path: Path, data: bytes, mode: int, keep_open: bool = False) -> tuple[int, str]:
-    """A new file beside `path` holding `data`, fsynced; its fd (-1 if closed) and name."""
+def write_temp(
+    path: Path, data: bytes, mode: int, *, keep_open: bool = False, sync: bool = True
+) -> tuple[int, str]:
+    """A new file beside `path` (`.NAME.XXXX.tmp`) holding `data`, fsynced unless `sync` is
+    false; its fd (-1 if closed) and name."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         write_all(fd, data)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         if not keep_open:
             os.close(fd)
             fd = -1
@@ -129,25 +113,31 @@ def remove_quietly(name: str | Path) -> None:
         os.unlink(name)
 
 
-def replace_file(path: Path, data: bytes, backup: Path) -> None:
-    """Replace `path` by `data` atomically, keeping the previous content as `backup`.
+def write_atomically(
+    path: Path, data: bytes, *, durable: bool = True, backup: Path | None = None
+) -> None:
+    """Replace (or create) `path` with `data` atomically: at every instant a reader finds the
+    old file or the new one, whole; on failure `path` is left as it was and no temporary file
+    remains. Keeps the file's permissions (a new file: what the umask gives). Raises OSError.
 
-    At every instant a complete file exists at `path`; on failure it is left as it was and
-    no temporary file remains. Raises OSError.
+    `durable`: the file and its folder are fsynced before it returns (the state file); without,
+    a crash may leave the old file or a torn temporary one (a cache entry, a saved plan).
+    `backup`: the previous content is copied there first (the state file's `.backup`).
     """
     temps: list[str] = []
     try:
         mode = file_mode(path)
-        new = write_temp(path, data, mode)[1]
+        new = write_temp(path, data, mode, sync=durable)[1]
         temps.append(new)
-        if path.exists():  # copy, not rename: the old file stays in place until replaced
-            old = write_temp(path, path.read_bytes(), mode)[1]
+        if backup is not None and path.exists():  # copy: the old file stays until replaced
+            old = write_temp(path, path.read_bytes(), mode, sync=durable)[1]
             temps.append(old)
             os.replace(old, backup)
             temps.remove(old)
         os.replace(new, path)
         temps.remove(new)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         for name in temps:
             remove_quietly(name)

@@ -32,9 +32,10 @@ from reconciler.core.drift import Answer, Gone, Unread, audit_drift
 from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from reconciler.errors import ApiError, AuthError, NotFoundError, TransientError
+from reconciler.output.audit_json import render_audit_json
 from reconciler.output.audit_markdown import render_audit_markdown
-from reconciler.output.audit_text import audit_summary, render_audit_json, render_audit_text
-from reconciler.output.plan_markdown import COMMENT_LIMIT
+from reconciler.output.audit_text import audit_summary, render_audit_text
+from reconciler.output.comment import COMMENT_LIMIT
 from reconciler.state.store import StateStore
 from tests.builders import declared, desired_of, key, recorded, state_of
 from tests.test_e2e import MANIFEST

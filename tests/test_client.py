@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from reconciler import __version__
-from reconciler.cor.client import CorClient, Credentials, RetryPolicy, cor_id_of
+from reconciler.cor.answers import cor_id_of
+from reconciler.cor.client import CorClient, Credentials, RetryPolicy
 from reconciler.cor.endpoints import ApiCall
 from reconciler.errors import (
     ApiError,

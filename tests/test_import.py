@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,20 @@ def test_after_import_apply_converges_without_duplicates(
     assert run(["plan", "--detailed-exitcode"]) == 0
     assert capsys.readouterr().out == "No changes.\n"
     assert sorted(live(server)) == ["B1", "B3", "C1", "C2", "C3", "P1"]
+
+
+def test_an_imported_protected_record_is_recorded_protected(
+    server: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Import records what apply would: a `protect: true` client adopted from COR is recorded
+    protected, so the next plan has nothing to do (it once planned `protect: "false" → "true"`)."""
+    Path("manifests/sap.yaml").write_text(
+        "source: SAP\nclients:\n  - {id: C1, name: Acme, protect: true}\n", encoding="utf-8"
+    )
+    post(server, "clients", {"id": "C1", "name": "Acme"})
+    assert run(["import"]) == 0
+    state = json.loads(Path("reconciler.state.json").read_text(encoding="utf-8"))
+    assert [r.get("protected") for r in state["resources"]] == [True]
+    capsys.readouterr()
+    assert run(["plan", "--detailed-exitcode"]) == 0
+    assert capsys.readouterr().out == "No changes.\n"

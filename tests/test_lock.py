@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import EXIT_REFUSED, RefusedError, StateError, StateWriteError
-from reconciler.state.store import LockInfo, StateStore, force_unlock, load_state
+from reconciler.state.lock import LockInfo, force_unlock
+from reconciler.state.store import StateStore, load_state
 from tests.builders import recorded
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,8 @@ import pytest
 
 from reconciler.core.plan import Action, Change, Plan, build_plan
 from reconciler.core.resources import Kind, ResourceKey
-from reconciler.output.plan_markdown import COMMENT_LIMIT, plan_marker, render_markdown
+from reconciler.output.comment import COMMENT_LIMIT
+from reconciler.output.plan_markdown import plan_marker, render_markdown
 from tests.builders import declared, desired_of, key, recorded, state_of
 from tests.test_render import mixed_plan
 

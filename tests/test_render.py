@@ -7,12 +7,9 @@ from collections.abc import Callable
 
 from reconciler.actions.outcomes import ApplyReport, Outcome, Result
 from reconciler.core.plan import Plan, build_plan
-from reconciler.output.plan_text import (
-    render_apply_summary,
-    render_json,
-    render_result,
-    render_text,
-)
+from reconciler.output.apply_text import render_apply_summary, render_result
+from reconciler.output.plan_json import render_json
+from reconciler.output.plan_text import render_text
 from tests.builders import declared, desired_of, key, recorded, state_of
 
 SF, MD = "SALESFORCE", "MICROSOFT_DYNAMICS"

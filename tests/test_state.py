@@ -17,7 +17,8 @@ import pytest
 from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.errors import RefusedError, StateError, StateWriteError
 from reconciler.state import journal
-from reconciler.state.store import FORMAT_VERSION, State, StateStore, load_state
+from reconciler.state.codec import FORMAT_VERSION, State
+from reconciler.state.store import StateStore, load_state
 from tests.builders import key, recorded
 
 ROOT = Path(__file__).resolve().parents[1]

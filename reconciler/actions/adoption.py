@@ -1,33 +1,56 @@
-"""`reconciler import`: bring records that already exist in COR under management.
+"""Adoption: taking a record that already exists in COR under management, and `reconciler import`.
 
-Orchestration, like apply.py: for each declared record the state does not hold, a PUT of its
-declared fields to its external id (the API's only way to learn a COR id). If COR knows the
-record, it is recorded with the COR id of the answer; if COR answers not found (ZC001), it is
-left for `apply` to create. Kinds go in order (clients, brands, products) so that an adopted
-record's parents are known and checked; within a kind, requests run in parallel.
+Orchestration over injected edges (`actions.edges`). The API cannot be read by external id, so
+adopting is a PUT of the declared updatable fields to the external id: COR's answer names its
+COR id. Apply adopts a create in doubt or one answered "duplicate external id"; import adopts
+every declared record the state does not hold. If COR answers not found (ZC001), the record is
+left for `apply` to create. Import goes kind by kind (clients, brands, products) so that an
+adopted record's parents are known and checked; within a kind, requests run in parallel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Any
 
-from reconciler.actions.apply import Journal, Send, adopt
-from reconciler.actions.outcomes import Outcome, Result
+from reconciler.actions.edges import Recorder, Send
+from reconciler.actions.outcomes import ImportReport, Outcome, Result
+from reconciler.actions.stopping import STOPS_WRITES
+from reconciler.cor.answers import cor_id_of
+from reconciler.cor.endpoints import update_call
 from reconciler.core.plan import Action, Change, Plan
-from reconciler.core.resources import KINDS, Record, ResourceKey
-from reconciler.errors import ApiError, AuthError, NotFoundError, TransientError
+from reconciler.core.resources import KINDS, SPECS, ResourceKey
+from reconciler.errors import ApiError, NotFoundError
 
 
-@dataclass(frozen=True)
-class ImportReport:
-    results: tuple[Result, ...]
-    stopped_by: str = ""  # an authentication failure or an outage stopped the run
-    not_attempted: tuple[Change, ...] = ()
+def adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
+    """PUT the declared updatable fields to the external id; COR's answer names its id."""
+    updatable = SPECS[change.key.kind].updatable
+    fields = {name: change.attributes[name] for name in updatable if name in change.attributes}
+    answer = send(update_call(change.key, fields))
+    conflict = _parent_conflict(change, answer, cor_ids)
+    if conflict:
+        return Result(change, Outcome.FAILED, reason=conflict)
+    return Result(change, Outcome.ADOPTED, cor_id_of(answer), reason)
 
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for result in self.results if result.outcome is outcome)
+
+def _parent_conflict(
+    change: Change, answer: Mapping[str, Any], cor_ids: Mapping[ResourceKey, int]
+) -> str:
+    """A record found in COR under another parent than declared cannot be adopted as is."""
+    for field, kind in SPECS[change.key.kind].references:
+        if field not in change.attributes:
+            continue
+        ref = ResourceKey(kind, change.key.source, change.attributes[field])
+        expected, found = cor_ids.get(ref), answer.get(field)
+        if expected is not None and type(found) is int and found != expected:
+            return (
+                f"it exists in COR under {field} COR id {found}, but {ref} is COR id {expected}; "
+                f"{field} cannot change through the API: declare it as it is in COR, or use a "
+                "new id"
+            )
+    return ""
 
 
 def candidates(plan: Plan) -> tuple[Change, ...]:
@@ -38,7 +61,7 @@ def candidates(plan: Plan) -> tuple[Change, ...]:
 def import_records(
     plan: Plan,
     send: Send,
-    journal: Journal,
+    recorder: Recorder,
     report: Callable[[Result], None],
     *,
     parallelism: int = 8,
@@ -52,11 +75,11 @@ def import_records(
             batch = [change for change in todo if change.key.kind is kind]
             try:
                 outcomes = list(pool.map(lambda c: _look_up(c, send, known), batch))
-            except (AuthError, TransientError) as error:
+            except STOPS_WRITES as error:
                 left = tuple(c for c in todo if c.key.kind.rank >= kind.rank)
                 return ImportReport(tuple(results), str(error), left)
             for result in outcomes:
-                _settle(result, journal, known)
+                _settle(result, recorder, known)
                 results.append(result)
                 report(result)
     return ImportReport(tuple(results))
@@ -69,14 +92,13 @@ def _look_up(change: Change, send: Send, known: Mapping[ResourceKey, int]) -> Re
         return Result(
             change, Outcome.NOT_FOUND, reason="COR does not know it; apply will create it"
         )
-    except (AuthError, TransientError):
+    except STOPS_WRITES:
         raise
     except ApiError as error:
         return Result(change, Outcome.FAILED, reason=str(error))
 
 
-def _settle(result: Result, journal: Journal, known: dict[ResourceKey, int]) -> None:
+def _settle(result: Result, recorder: Recorder, known: dict[ResourceKey, int]) -> None:
     if result.outcome is Outcome.ADOPTED and result.cor_id is not None:
-        key = result.change.key
-        journal.record(Record(key, result.cor_id, result.change.attributes))
-        known[key] = result.cor_id
+        recorder.record(result.change.record(result.cor_id))
+        known[result.change.key] = result.cor_id

@@ -1,57 +1,45 @@
 """Runs a plan through the COR client, recording every success before it counts as done.
 
-Orchestration: the CLI injects `send` (the client) and `journal` (the state store), so this is
-tested with the emulator or any fake. Up to `parallelism` requests are in flight together, on
-worker threads; everything else — the journal, the dependency graph, the report — stays on the
-calling thread. A change starts only once what it references exists (graph.py); a failed
-create makes its dependants skipped while independent records go on. An authentication
-failure, or COR still unreachable after the client's retries, stops the run: every later
-request would fail too, and a re-run picks up where it stopped.
+Orchestration over injected edges (`actions.edges`): the CLI injects `send` (the client) and a
+`Recorder` (the state store), so this is tested with the emulator or any fake. Up to `parallelism`
+requests are in flight together, on worker threads; everything else — the recorder, the scheduler,
+the report — stays on the calling thread. A change starts only once what it references exists
+(scheduler.py); a failed create makes its dependants skipped while independent records go on. An
+authentication failure, or COR still unreachable after the client's retries, stops the run
+(stopping.py): every later request would fail too, and a re-run picks up where it stopped.
 
-Exactly-once creates: the intent of each create is journaled before its request; a create
-whose outcome is unknown (lost answer, crash) stays "in doubt" and the next run adopts it —
-a PUT of the declared fields to the external id, COR's id from the answer — rather than
-creating it again; a create answered "duplicate external id" is adopted the same way.
+Exactly-once creates: the intent of each create is journaled before its request; a create whose
+outcome is unknown (lost answer, crash) stays "in doubt" and the next run adopts it — a PUT of the
+declared fields to the external id, COR's id from the answer — rather than creating it again; a
+create answered "duplicate external id" is adopted the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from reconciler.actions.adoption import adopt
+from reconciler.actions.edges import Recorder, Send
 from reconciler.actions.outcomes import ApplyReport, Outcome, Result
-from reconciler.actions.scheduler import Dependencies
-from reconciler.cor.client import cor_id_of
-from reconciler.cor.endpoints import ApiCall, create_call, delete_call, update_call
+from reconciler.actions.scheduler import Scheduler
+from reconciler.actions.stopping import STOPS_WRITES
+from reconciler.cor.answers import cor_id_of
+from reconciler.cor.endpoints import create_call, delete_call, update_call
 from reconciler.core.plan import Action, Change, Plan, update_fields
-from reconciler.core.resources import SPECS, Record, ResourceKey
+from reconciler.core.resources import ResourceKey
 from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
-    AuthError,
     DeletionError,
     DuplicateError,
     NotFoundError,
     RequestRejectedError,
-    TransientError,
 )
 
-Send = Callable[[ApiCall], Mapping[str, Any]]
 T = TypeVar("T")
-_STOPPING = (AuthError, TransientError)  # every later request would meet the same failure
 _REFUSALS = (RequestRejectedError, NotFoundError, DeletionError)  # COR said no: nothing done
-
-
-class Journal(Protocol):
-    """What apply needs of the state store; called from the apply's calling thread only."""
-
-    def intend(self, key: ResourceKey) -> None: ...
-    def record(self, record: Record) -> None: ...
-    def resolve(self, key: ResourceKey) -> None: ...
-    def forget(self, key: ResourceKey) -> None: ...
-    def batch(self) -> AbstractContextManager[None]: ...  # durable together when it ends
 
 
 def check_applicable(plan: Plan) -> None:
@@ -70,7 +58,7 @@ def check_applicable(plan: Plan) -> None:
 def apply_plan(
     plan: Plan,
     send: Send,
-    journal: Journal,
+    recorder: Recorder,
     report: Callable[[Result], None],
     *,
     should_stop: Callable[[], bool] = lambda: False,
@@ -84,7 +72,7 @@ def apply_plan(
     in doubt for the next run). `cor_ids` are the recorded COR ids, to check adopted records.
     """
     check_applicable(plan)
-    run = _Run(plan, journal, report, dict(cor_ids or {}))
+    run = _Run(plan, recorder, report, dict(cor_ids or {}))
     pool: Executor = (
         ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply")
         if parallelism > 1
@@ -119,12 +107,12 @@ class _Run:
     def __init__(
         self,
         plan: Plan,
-        journal: Journal,
+        recorder: Recorder,
         report: Callable[[Result], None],
         cor_ids: dict[ResourceKey, int],
     ) -> None:
-        self.plan, self.journal, self.report, self.cor_ids = plan, journal, report, cor_ids
-        self.graph = Dependencies(plan.changes)
+        self.plan, self.recorder, self.report, self.cor_ids = plan, recorder, report, cor_ids
+        self.graph = Scheduler(plan.changes)
         self.order = {change.key: index for index, change in enumerate(plan.changes)}
         self.results: list[Result] = []
         self.in_flight: dict[Future[Result], Change] = {}
@@ -141,7 +129,7 @@ class _Run:
         while True:
             # One group commit per round: the results just collected and the intents of what
             # starts next are durable together, before any request that depends on them leaves.
-            with self.journal.batch():
+            with self.recorder.batch():
                 for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
                     self.collect(future)
                 if not self.stopping and should_stop():
@@ -164,7 +152,7 @@ class _Run:
         ):
             change = self.graph.next_ready()
             if change.action is Action.CREATE:
-                self.journal.intend(change.key)
+                self.recorder.intend(change.key)
             self.starting.append(change)
 
     @property
@@ -175,22 +163,22 @@ class _Run:
         change = self.in_flight[future]
         try:
             result = future.result()  # a KeyboardInterrupt leaves it in flight: abandoned
-        except _STOPPING as error:
+        except STOPS_WRITES as error:
             del self.in_flight[future]
             self.stopped_by = self.stopped_by or str(error)
             self.unfinished.append(change)  # a create stays in doubt: the next run adopts it
             return
         del self.in_flight[future]
         if result.outcome is Outcome.DELETED:
-            self.journal.forget(change.key)
+            self.recorder.forget(change.key)
             self.graph.succeeded(change.key)
         elif result.cor_id is not None:
-            self.journal.record(self._recorded(change, result.cor_id))
+            self.recorder.record(change.record(result.cor_id))
             self.cor_ids[change.key] = result.cor_id
             self.graph.succeeded(change.key)
         else:
             if change.action is Action.CREATE and result.rejected:
-                self.journal.resolve(change.key)
+                self.recorder.resolve(change.key)
             self.not_done[change.key] = result.outcome
         self.settled(result)
         for dependant, missing in self.graph.unreachable(change.key):
@@ -199,9 +187,6 @@ class _Run:
             self.settled(
                 Result(dependant, Outcome.SKIPPED, reason=f"depends on {missing}, which {why}")
             )
-
-    def _recorded(self, change: Change, cor_id: int) -> Record:
-        return Record(change.key, cor_id, change.attributes, change.protect)
 
     def settled(self, result: Result) -> None:
         self.results.append(result)
@@ -222,7 +207,7 @@ def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> 
         if change.action is Action.DELETE:
             return _delete(change, send)
         return _update(change, send)
-    except _STOPPING:
+    except STOPS_WRITES:
         raise
     except ApiError as error:
         return Result(change, Outcome.FAILED, reason=_explain(change, error))
@@ -241,35 +226,6 @@ def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> R
     except _REFUSALS as error:
         return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
     return Result(change, Outcome.CREATED, cor_id_of(answer))
-
-
-def adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
-    """PUT the declared updatable fields to the external id; COR's answer names its id."""
-    updatable = SPECS[change.key.kind].updatable
-    fields = {name: change.attributes[name] for name in updatable if name in change.attributes}
-    answer = send(update_call(change.key, fields))
-    conflict = _parent_conflict(change, answer, cor_ids)
-    if conflict:
-        return Result(change, Outcome.FAILED, reason=conflict)
-    return Result(change, Outcome.ADOPTED, cor_id_of(answer), reason)
-
-
-def _parent_conflict(
-    change: Change, answer: Mapping[str, Any], cor_ids: Mapping[ResourceKey, int]
-) -> str:
-    """A record found in COR under another parent than declared cannot be adopted as is."""
-    for field, kind in SPECS[change.key.kind].references:
-        if field not in change.attributes:
-            continue
-        ref = ResourceKey(kind, change.key.source, change.attributes[field])
-        expected, found = cor_ids.get(ref), answer.get(field)
-        if expected is not None and type(found) is int and found != expected:
-            return (
-                f"it exists in COR under {field} COR id {found}, but {ref} is COR id {expected}; "
-                f"{field} cannot change through the API: declare it as it is in COR, or use a "
-                "new id"
-            )
-    return ""
 
 
 def _delete(change: Change, send: Send) -> Result:

@@ -1,6 +1,7 @@
-"""What an apply did, record by record: values shared by `apply.py` and `render.py`.
+"""What an apply or an import did, record by record: plain values.
 
-Pure module.
+Made by `actions/apply.py` and `actions/adoption.py`, shown by `output/apply_text.py`. Pure:
+imports core values only.
 """
 
 from __future__ import annotations
@@ -43,3 +44,13 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.remaining and self.count(Outcome.FAILED, Outcome.SKIPPED) == 0
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    results: tuple[Result, ...]
+    stopped_by: str = ""  # an authentication failure or an outage stopped the run
+    not_attempted: tuple[Change, ...] = ()
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome is outcome)

@@ -1,25 +1,25 @@
 """Reads the recorded records back from COR's main API, in parallel (docs/audit.md).
 
-Orchestration, like `apply.py`: the CLI injects `read` (`CorClient.read`, which retries 429,
-5xx and lost connections), so this is tested with the emulator or any fake. Up to
-`parallelism` reads are in flight together on worker threads. A not-found answer says the
-record is gone; any other API error is that record's failure, and the other reads go on; an
-authentication failure (every later read would fail the same way) or an interrupt stops the
-reads: those not yet sent are dropped, and it is raised.
+Orchestration over injected edges, like `apply.py`: the CLI injects `read` (`CorClient.read`, which
+retries 429, 5xx and lost connections), so this is tested with the emulator or any fake. Up to
+`parallelism` reads are in flight together on worker threads. A not-found answer says the record is
+gone; any other API error is that record's failure, and the other reads go on; an authentication
+failure (every later read would fail the same way) or an interrupt stops the reads: those not yet
+sent are dropped, and it is raised.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from reconciler.actions.edges import Read
+from reconciler.actions.stopping import STOPS_READS
 from reconciler.core.drift import Answer, Gone, Unread
 from reconciler.core.resources import Record, ResourceKey
-from reconciler.errors import ApiError, AuthError, NotFoundError
+from reconciler.errors import ApiError, NotFoundError
 
-Read = Callable[[str], Mapping[str, Any]]  # a path under the read API → COR's answer
 _NO_ROUTE = "RouteNotFoundError"  # the path itself is unknown: a wrong URL, not a gone record
 
 
@@ -54,7 +54,7 @@ def _read_one(record: Record, read: Read, stop: threading.Event) -> Answer:
         return Unread("not read: the reads were stopped")
     try:
         return dict(read(read_path(record)))
-    except AuthError:
+    except STOPS_READS:
         stop.set()
         raise
     except NotFoundError as error:

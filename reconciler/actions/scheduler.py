@@ -17,7 +17,7 @@ from reconciler.core.plan import Action, Change
 from reconciler.core.resources import ResourceKey
 
 
-class Dependencies:
+class Scheduler:
     """Hands out changes whose references exist; tells what a failure leaves unreachable."""
 
     def __init__(self, changes: Iterable[Change]) -> None:

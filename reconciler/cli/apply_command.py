@@ -15,23 +15,18 @@ import click
 
 from reconciler.actions.apply import apply_plan, check_applicable
 from reconciler.actions.outcomes import Result
-from reconciler.cli.commands import cli
 from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
-from reconciler.cli.shell import (
+from reconciler.cli.console import colour, command_line, stderr_log, stderr_write
+from reconciler.cli.options import (
     DEFAULT_PATHS,
-    colour,
-    command_line,
-    make_plan,
     no_color_option,
     paths_argument,
     prune_options,
     state_option,
-    stderr_log,
-    stderr_write,
 )
 from reconciler.core import saved_plan
+from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import Plan
-from reconciler.core.saved_plan import PlanOptions
 from reconciler.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -40,12 +35,14 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.manifests.reader import read_manifests
-from reconciler.output.plan_text import render_apply_summary, render_result, render_text
+from reconciler.output.apply_text import render_apply_summary, render_result
+from reconciler.output.plan_json import plan_document
+from reconciler.output.plan_text import render_text
 from reconciler.output.progress import Progress
 from reconciler.state.store import StateStore
 
 
-@cli.command()
+@click.command()
 @paths_argument
 @state_option
 @click.option(
@@ -82,10 +79,11 @@ def apply(
         state = store.state
         if saved is not None:  # the saved plan's own options, not this command's
             plan_options = saved.options
-        the_plan = make_plan(desired, state, plan_options)
+        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
         if saved is not None:  # the review was the approval: only if nothing moved since
+            current = plan_document(the_plan)
             saved_plan.check_current(
-                saved, str(plan_file), desired, state.lineage, state.serial, the_plan
+                saved, str(plan_file), desired, state.lineage, state.serial, current
             )
             auto_approve = True
         click.echo(render_text(the_plan, color=color), nl=False)

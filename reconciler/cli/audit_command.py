@@ -11,26 +11,22 @@ from pathlib import Path
 import click
 
 from reconciler.actions.readback import read_records
-from reconciler.cli.commands import cli
 from reconciler.cli.connection import ConnectionOptions, client_options
-from reconciler.cli.shell import (
-    DEFAULT_PATHS,
-    colour,
-    no_color_option,
-    paths_argument,
-    state_option,
-)
-from reconciler.cor.client import DEFAULT_READ_API_URL
+from reconciler.cli.console import colour
+from reconciler.cli.options import DEFAULT_PATHS, no_color_option, paths_argument, state_option
+from reconciler.cor.endpoints import DEFAULT_READ_API_URL
 from reconciler.core.audit import Audit, Finding, ReadError, audit_offline, build_audit
 from reconciler.core.drift import audit_drift
 from reconciler.errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
+from reconciler.output.audit_json import render_audit_json
 from reconciler.output.audit_markdown import render_audit_markdown
-from reconciler.output.audit_text import render_audit_json, render_audit_text
-from reconciler.state.store import State, load_state
+from reconciler.output.audit_text import render_audit_text
+from reconciler.state.codec import State
+from reconciler.state.store import load_state
 
 
-@cli.command()
+@click.command()
 @paths_argument
 @state_option
 @click.option("--remote", is_flag=True, help="Also read COR's main API and report drift.")

@@ -1,11 +1,12 @@
 """The one error boundary: run a command, map what it raised to the documented exit codes
 (docs/exit-codes.md), never a traceback for a user's mistake.
+
+`main` is the console script and `python -m reconciler`; `run` returns the exit code (tests).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,21 +15,16 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli import apply_command, audit_command, import_command, state_commands
-from reconciler.cli.commands import cli
+from reconciler.cli.group import cli
 from reconciler.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_REFUSED,
     ManifestError,
     Problem,
     ReconcileError,
 )
-
-# Importing a command module registers its commands on the group.
-COMMAND_MODULES = (apply_command, audit_command, import_command, state_commands)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -65,36 +61,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else EXIT_OK
 
 
-_OUTCOMES = {
-    EXIT_FAILURE: "failed",
-    EXIT_INVALID: "invalid",
-    EXIT_REFUSED: "refused",
-    EXIT_INTERRUPTED: "interrupted",
-}
-
-
 def _failed(args: Sequence[str], code: int, message: str, problems: Sequence[Problem] = ()) -> int:
     """With `--format json`, wrappers get the failure as JSON on stdout too (exit-codes.md)."""
     wants_json = "--format=json" in args or any(
         a == "--format" and b == "json" for a, b in itertools.pairwise(args)
     )
     if wants_json:
-        document = {
-            "format_version": 1,
-            "outcome": _OUTCOMES.get(code, "failed"),
-            "exit_code": code,
-            "error": message,
-            "problems": [
-                {
-                    "path": p.location.path,
-                    "line": p.location.line,
-                    "col": p.location.col,
-                    "message": p.message,
-                }
-                for p in problems
-            ],
-        }
-        click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+        from reconciler.output.failure_json import render_failure_json
+
+        click.echo(render_failure_json(code, message, problems), nl=False)
     return code
 
 

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.shell import DEFAULT_API_URL, DEFAULT_AUTH_URL, F, gathered, stderr_log
-from reconciler.cor.client import DEFAULT_READ_API_URL, CorClient, Credentials, RetryPolicy
+from reconciler.cli.console import stderr_log
+from reconciler.cli.options import F, gathered, with_options
+from reconciler.cor.auth import Credentials
+from reconciler.cor.endpoints import DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_READ_API_URL
+from reconciler.cor.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from reconciler.cor.client import CorClient
 
 _API_URL = click.option(
     "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
@@ -84,9 +91,7 @@ def client_options(command: F) -> F:
     command receives them (with --api-url / --read-api-url if it has them) as
     `connection: ConnectionOptions`."""
     command = gathered(_GATHERED, "connection", ConnectionOptions)(command)
-    for option in reversed(_CLIENT_OPTIONS):
-        command = option(command)
-    return command
+    return with_options(command, _CLIENT_OPTIONS)
 
 
 def connection_options(command: F) -> F:
@@ -115,6 +120,8 @@ class Connection:
     read_api_url: str = DEFAULT_READ_API_URL
 
     def client(self) -> CorClient:
+        from reconciler.cor.client import CorClient  # httpx: only once COR is called
+
         return CorClient(
             api_url=self.api_url,
             auth_url=self.auth_url,

@@ -6,27 +6,19 @@ from pathlib import Path
 
 import click
 
-from reconciler.actions.adoption import ImportReport, candidates, import_records
-from reconciler.actions.outcomes import Outcome
-from reconciler.cli.commands import cli
+from reconciler.actions.adoption import candidates, import_records
+from reconciler.actions.outcomes import ImportReport, Outcome
 from reconciler.cli.connection import ConnectionOptions, connection_options
-from reconciler.cli.shell import (
-    DEFAULT_PATHS,
-    colour,
-    command_line,
-    no_color_option,
-    paths_argument,
-    state_option,
-    stderr_log,
-)
+from reconciler.cli.console import colour, command_line, stderr_log
+from reconciler.cli.options import DEFAULT_PATHS, no_color_option, paths_argument, state_option
 from reconciler.core.plan import build_plan
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
-from reconciler.output.plan_text import render_result
+from reconciler.output.apply_text import render_import_summary, render_result
 from reconciler.state.store import StateStore
 
 
-@cli.command("import")
+@click.command("import")
 @paths_argument
 @state_option
 @connection_options
@@ -68,13 +60,7 @@ def import_command(
 
 
 def _summarise(report: ImportReport) -> int:
-    for change in report.not_attempted:
-        click.echo(f"  not attempted: {change.key}")
-    click.echo(
-        f"Import {'stopped' if report.stopped_by else 'complete'}: "
-        f"{report.count(Outcome.ADOPTED)} adopted, {report.count(Outcome.NOT_FOUND)} not found, "
-        f"{report.count(Outcome.FAILED)} failed."
-    )
+    click.echo(render_import_summary(report), nl=False)
     if report.stopped_by:
         click.echo(f"error: {report.stopped_by}", err=True)
         return EXIT_FAILURE

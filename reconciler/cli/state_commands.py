@@ -1,4 +1,5 @@
-"""`reconciler state list | show | rm`: look into the state, or forget a record in it.
+"""`reconciler state list | show | rm | unlock`: look into the state, forget a record in it,
+release a lock left behind.
 
 `list` and `show` only read (no lock, like plan); `rm` takes the lock, journals the removal and
 compacts, so the previous state stays in `<state>.backup`. Nothing here calls COR: `rm` makes
@@ -12,24 +13,21 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.commands import state
-from reconciler.cli.shell import command_line, state_option, stderr_log
-from reconciler.core.resources import KINDS, SOURCES, Kind, Record, ResourceKey
+from reconciler.cli.console import command_line, stderr_log
+from reconciler.cli.options import state_option
+from reconciler.core.resources import KINDS, SOURCES, Kind, ResourceKey
 from reconciler.errors import EXIT_OK, UsageError
+from reconciler.output.json_shapes import record_json
+from reconciler.state.lock import force_unlock
 from reconciler.state.store import StateStore, load_state
 
 kind_choice = click.Choice([kind.value for kind in KINDS])
 source_choice = click.Choice(list(SOURCES))
 
 
-def _record_json(record: Record) -> dict[str, object]:
-    return {
-        "kind": record.key.kind.value,
-        "source": record.key.source,
-        "id": record.key.id,
-        "cor_id": record.cor_id,
-        "attributes": dict(sorted(record.attributes.items())),
-    }
+@click.group()
+def state() -> None:
+    """Look after the state file."""
 
 
 @state.command("list")
@@ -47,7 +45,7 @@ def list_records(state_path: Path, kind: str | None, source: str | None, output_
         if (kind is None or key.kind.value == kind) and (source is None or key.source == source)
     ]
     if output_format == "json":
-        document = [_record_json(record) for record in chosen]
+        document = [record_json(record) for record in chosen]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
     for record in chosen:
@@ -75,7 +73,7 @@ def show(state_path: Path, kind: str, source: str, ext_id: str) -> int:
     record = load_state(state_path).records.get(key)
     if record is None:
         raise UsageError(f"{key} is not in the state {state_path}")
-    click.echo(json.dumps(_record_json(record), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(record_json(record), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -99,4 +97,20 @@ def rm(state_path: Path, kind: str, source: str, ext_id: str) -> int:
             f"Removed {key} (cor_id {record.cor_id}) from the state; it still exists in COR. "
             f"The previous state is in {state_path}.backup."
         )
+    return EXIT_OK
+
+
+@state.command()
+@state_option
+@click.option("--force", is_flag=True, required=True, help="Required: you are sure it is gone.")
+def unlock(state_path: Path, force: bool) -> int:
+    """Release a lock left by an apply that is gone (on another host, or unreadable).
+
+    A lock whose holder is still running on this host cannot be broken: stop that run.
+    """
+    previous = force_unlock(state_path)
+    if previous is None:
+        click.echo(f"{state_path} was not locked.")
+    else:
+        click.echo(f"Released the lock of {state_path} held by {previous}.")
     return EXIT_OK

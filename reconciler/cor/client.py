@@ -1,109 +1,48 @@
-"""The client edge: the only module that talks HTTP to COR (it alone imports httpx).
+"""The COR client: the only module that talks HTTP (it alone imports httpx).
 
-`CorClient.send(ApiCall)` adds a bearer token (see auth.py), sends the request with retries,
-and returns COR's answer unwrapped, or raises the `ApiError` subclass that classifies it.
-COR's docs leave open whether an error is told by name, by code or by HTTP status
-(cor-api.md, "Open questions"), so all three are read: name, then code, then status.
-Every message and log line is scrubbed of the token, key, secret and any token seen.
+`CorClient.send(ApiCall)` adds a bearer token (auth.py), sends the request with retries
+(retry.py), and returns COR's answer unwrapped, or raises the `ApiError` subclass that
+classifies it (answers.py). Every message and log line is scrubbed of the token, key, secret
+and any token seen.
 """
 
 from __future__ import annotations
 
-import email.utils
 import itertools
-import json
-import math
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timezone
 from typing import Any, NamedTuple
 
 import httpx
 
 from reconciler import __version__
-from reconciler.cor.auth import Credentials, TokenSource
-from reconciler.cor.endpoints import ApiCall
-from reconciler.errors import (
-    ApiError,
-    AuthError,
-    DeletionError,
-    DuplicateError,
-    NotFoundError,
-    RequestRejectedError,
-    TransientError,
-    UsageError,
+from reconciler.cor.answers import (
+    Failure,
+    decode_json,
+    enveloped_error_status,
+    read_failure,
+    snippet,
+    unwrapped,
 )
+from reconciler.cor.auth import Credentials, TokenSource
+from reconciler.cor.endpoints import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    DEFAULT_READ_API_URL,
+    ApiCall,
+)
+from reconciler.cor.retry import RETRYABLE_STATUSES, RetryPolicy, retry_after
+from reconciler.errors import ApiError, AuthError, TransientError, UsageError
 
-__all__ = ["CorClient", "Credentials", "RetryPolicy", "cor_id_of"]
+__all__ = ["CorClient", "Credentials", "RetryPolicy"]
 
-DEFAULT_API_URL = "https://integrations.projectcor.com"
-DEFAULT_AUTH_URL = "https://api.projectcor.com/v1"
-DEFAULT_READ_API_URL = "https://api.projectcor.com/v1"  # the main API: GET by COR id (`read`)
 USER_AGENT = f"cor-reconciler/{__version__}"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 POOL_SIZE = 8  # connections per httpx pool (see CorClient.__init__)
-SNIPPET_CHARS = 200
 REDACTED = "[redacted]"
-
-_BY_NAME: dict[str, type[ApiError]] = {
-    "DuplicateExternalIdError": DuplicateError,
-    "DeletionError": DeletionError,
-    "ValidationError": RequestRejectedError,
-    "InvalidSourceError": RequestRejectedError,
-}
-_BY_CODE: dict[str, type[ApiError]] = {"ZC001": NotFoundError, "ZC004": DuplicateError}
-_BY_STATUS = {401: AuthError, 403: AuthError, 404: NotFoundError, 409: DuplicateError}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one request is retried: attempts in all, and seconds of backoff summed."""
-
-    max_attempts: int = 5
-    max_total_wait: float = 60.0
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or min(self.max_total_wait, self.base_delay, self.max_delay) < 0:
-            raise UsageError("retry policy: max_attempts must be at least 1, delays not negative")
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A non-2xx answer as COR told it; `message` is COR's text or a snippet of the body."""
-
-    status: int
-    name: str | None = None
-    code: str | None = None
-    message: str = ""
-
-    @property
-    def label(self) -> str:
-        told = " ".join(part for part in (self.name, self.code) if part)
-        return told or httpx.codes.get_reason_phrase(self.status)
-
-    def summary(self) -> str:
-        head = f"{self.status} {self.label}".rstrip()
-        return f"{head}: {self.message}" if self.message else head
-
-    def error_class(self) -> type[ApiError]:
-        """Name, then code, then HTTP status: whichever COR uses, the most specific wins."""
-        name = self.name or ""
-        found = (
-            (NotFoundError if name.endswith("NotFoundError") else _BY_NAME.get(name))
-            or _BY_CODE.get(self.code or "")
-            or _BY_STATUS.get(self.status)
-        )
-        if found is not None:
-            return found
-        if self.status >= 500 or self.status == 429:
-            return TransientError
-        return RequestRejectedError if self.status >= 400 else ApiError
+_DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is safe
 
 
 class _Setback(NamedTuple):
@@ -111,7 +50,7 @@ class _Setback(NamedTuple):
 
     brief: str  # for the log line: "503 Service Unavailable", "ConnectError: ..."
     detail: str  # for the final error
-    failure: _Failure | None  # None when no answer came back
+    failure: Failure | None  # None when no answer came back
     retry_after: float | None
 
     def give_up(self, message: str) -> TransientError:
@@ -137,7 +76,7 @@ class CorClient:
         read_api_url: str = DEFAULT_READ_API_URL,
         credentials: Credentials,
         timeout: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),  # frozen, so one shared default is safe
+        retry: RetryPolicy = _DEFAULT_RETRY,
         log: Callable[[str], None] = lambda _msg: None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -244,7 +183,7 @@ class CorClient:
             outcome = self._attempt(label, request)
             if isinstance(outcome, httpx.Response):
                 return outcome
-            delay = None if attempt >= limit else self._next_delay(attempt, outcome, waited)
+            delay = self._retry.delay(attempt, outcome.retry_after, waited, self._rng)
             if delay is None:
                 tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
                 raise outcome.give_up(
@@ -266,40 +205,34 @@ class CorClient:
             raise ApiError(self._scrub(f"{label}: {type(exc).__name__}: {exc}")) from exc
         if response.status_code not in RETRYABLE_STATUSES:
             return response
-        failure = _failure(response, response.status_code, self._scrub)
+        failure = self._failure(response, response.status_code)
         if failure.error_class() is not TransientError:
             return response  # a name or code that says otherwise wins over the status
-        retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
+        wait = retry_after(response.headers.get("Retry-After"), self._clock())
         brief = f"{failure.status} {failure.label}"
-        return _Setback(brief, failure.summary(), failure, retry_after)
-
-    def _next_delay(self, attempt: int, setback: _Setback, waited: float) -> float | None:
-        """Retry-After if given (capped by the wait left), else full jitter; None: stop."""
-        left = self._retry.max_total_wait - waited
-        if setback.retry_after is not None:
-            return min(setback.retry_after, left) if left > 0 else None
-        ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** min(attempt - 1, 64))
-        delay = self._rng.uniform(0, ceiling)
-        return delay if delay <= left else None
+        return _Setback(brief, failure.summary(), failure, wait)
 
     def _answer(self, label: str, response: httpx.Response) -> dict[str, Any]:
         """A 2xx answer's object (unwrapped from its envelope), else the classified error."""
         if not response.is_success:
-            raise self._error(label, _failure(response, response.status_code, self._scrub))
+            raise self._error(label, self._failure(response, response.status_code))
         if not response.content.strip():
             return {}
-        body = _json(response)
+        body = decode_json(response.content)
         if not isinstance(body, dict):
-            message = f"not a JSON object: {_snippet(self._scrub(response.text))}"
-            raise self._error(label, _Failure(response.status_code, message=message), ApiError)
-        hidden = _enveloped_error_status(body)
+            message = f"not a JSON object: {snippet(self._scrub(response.text))}"
+            failure = Failure(response.status_code, message=message, phrase=_phrase(response))
+            raise self._error(label, failure, ApiError)
+        hidden = enveloped_error_status(body)
         if hidden is not None:
-            raise self._error(label, _failure(response, hidden, self._scrub))
-        data = body.get("data")
-        enveloped = "statusCode" in body or "status" in body
-        return data if enveloped and isinstance(data, dict) else body
+            raise self._error(label, self._failure(response, hidden))
+        return unwrapped(body)
 
-    def _error(self, label: str, failure: _Failure, kind: type[ApiError] | None = None) -> ApiError:
+    def _failure(self, response: httpx.Response, status: int) -> Failure:
+        phrase = httpx.codes.get_reason_phrase(status)
+        return read_failure(status, response.content, response.text, phrase, self._scrub)
+
+    def _error(self, label: str, failure: Failure, kind: type[ApiError] | None = None) -> ApiError:
         kind = kind or failure.error_class()
         message = self._scrub(f"{label}: {failure.summary()}")
         return kind(message, status=failure.status, name=failure.name, code=failure.code)
@@ -319,18 +252,6 @@ class CorClient:
         return text
 
 
-def cor_id_of(body: Mapping[str, Any]) -> int:
-    """COR's numeric id from an answer: an int, or a string of digits."""
-    value = body.get("id")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ApiError(f"COR's answer carries no numeric id (id: {_snippet(repr(value))})")
-
-
 def _base_url(value: str, what: str) -> str:
     try:
         url = httpx.URL(value)
@@ -341,64 +262,5 @@ def _base_url(value: str, what: str) -> str:
     return value.rstrip("/")
 
 
-def _json(response: httpx.Response) -> object:
-    try:
-        return json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
-def _failure(response: httpx.Response, status: int, scrub: Callable[[str], str]) -> _Failure:
-    """Name, code and message from any of COR's error shapes, or a body snippet.
-
-    `scrub` runs before truncation, so that no secret is cut in half and left in view."""
-    body = _json(response)
-    if not isinstance(body, dict):
-        return _Failure(status, message=_snippet(scrub(response.text)))
-    error = body.get("error")
-    fields = {**body, **error} if isinstance(error, dict) else body
-    name = _text(fields.get("name")) or (error if isinstance(error, str) and error else None)
-    message = fields.get("message") or fields.get("error_description") or fields.get("detail")
-    if not isinstance(message, str):
-        message = json.dumps(message, sort_keys=True) if message else ""
-    return _Failure(status, name, _text(fields.get("code")), _snippet(scrub(message)))
-
-
-def _enveloped_error_status(body: Mapping[str, Any]) -> int | None:
-    """An error wrapped in a 2xx answer: {"statusCode": 400, "status": "error", ...}."""
-    for key in ("statusCode", "status"):
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 400:
-            return value
-    return None
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value) or None
-
-
-def _snippet(text: str) -> str:
-    """One line of at most SNIPPET_CHARS; an HTML page loses its tags."""
-    if text.lstrip().startswith("<"):
-        text = re.sub(r"<[^>]*>", " ", text)
-    text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - now
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+def _phrase(response: httpx.Response) -> str:
+    return httpx.codes.get_reason_phrase(response.status_code)

@@ -1,6 +1,7 @@
-"""Changes to API calls: which request each planned change becomes.
+"""COR's addresses and requests: the default URLs, and which request each change becomes.
 
-Pure module. The exact request sequence of a plan is testable here without a server.
+Part of the COR edge, free of HTTP (plain values): the exact request sequence of a plan is
+testable here without a server. The one home of the default URLs (the CLI's defaults too).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from urllib.parse import quote
 from reconciler.core.resources import ResourceKey
 
 INTEGRATIONS_PREFIX = "/v2/integrations"
+DEFAULT_API_URL = "https://integrations.projectcor.com"  # the Integrations API: writes
+DEFAULT_AUTH_URL = "https://api.projectcor.com/v1"  # where keys are exchanged for tokens
+DEFAULT_READ_API_URL = "https://api.projectcor.com/v1"  # the main API: reads by COR id
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,12 @@ out (not compared) or null (not set). Imports reconciler's vocabulary only.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.core.audit import Category, Finding, Link, ReadError, Reference
 from reconciler.core.diff import FieldChange
-from reconciler.core.resources import SPECS, Kind, Record, ResourceKey
+from reconciler.core.resources import SPECS, Kind, Record, ResourceKey, parse_cor_id
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class Unread:
 
 Answer = Mapping[str, object] | Gone | Unread
 _Index = Mapping[tuple[Kind, str, int], ResourceKey]
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def audit_drift(
@@ -125,16 +123,11 @@ def _reference_changes(
 
 
 def _parse_cor_id(value: object) -> int | str | None:
-    """A COR id from a number or a string of digits; None for null; else the value, shown."""
+    """A COR id (resources.parse_cor_id); None for null; anything else, shown, as a string."""
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return _show(value)
+    cor_id = parse_cor_id(value)
+    return _show(value) if cor_id is None else cor_id
 
 
 def _text(value: object) -> str | None:

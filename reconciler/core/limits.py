@@ -1,4 +1,5 @@
-"""Deletion limits: no single command deletes more than the user allowed.
+"""Deletion limits: no single command deletes more than the user allowed; and the plan made with
+them (`make_plan`).
 
 Pure core. Checked on every plan that prunes, before anything is applied: mass deletion by a
 reconciler (a wrong path, an emptied file, a bad merge) is the incident GitOps users fear most.
@@ -9,15 +10,45 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
-from reconciler.core.plan import Action, Plan
-from reconciler.core.resources import KINDS, Kind, ResourceKey
+from reconciler.core.plan import Action, Plan, build_plan
+from reconciler.core.resources import KINDS, Desired, Kind, Record, ResourceKey
 from reconciler.errors import UsageError
 
 DEFAULT_SHARE = 25.0  # percent of the recorded records of a kind
 DEFAULT_COUNT = 100  # records of a kind
 MIN_RECORDED_FOR_SHARE = 10  # below this, only the count limit applies
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a plan is made with (`--prune` and its limits); a saved plan records them, and
+    `apply --plan` makes the plan again with them (docs/plan-json.md)."""
+
+    # Read strictly in a saved plan: no unknown field, no coercion (core/saved_plan.py).
+    __pydantic_config__: ClassVar[Any] = {"extra": "forbid", "strict": True}
+    prune: bool = False
+    force: bool = False
+    max_delete_share: tuple[str, ...] = ()
+    max_delete: tuple[str, ...] = ()
+
+
+def make_plan(
+    desired: Desired,
+    records: Mapping[ResourceKey, Record],
+    in_doubt: AbstractSet[ResourceKey],
+    options: PlanOptions,
+) -> Plan:
+    """The plan, with the deletion limits it breaks when it prunes."""
+    plan = build_plan(desired, records, in_doubt, prune=options.prune)
+    if not options.prune:
+        return plan
+    limits = parse_limits(options.max_delete_share, options.max_delete)
+    broken = deletion_violations(plan, records.keys(), len(desired), limits)
+    return replace(plan, limits_broken=tuple(broken), forced=options.force)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,11 @@ class Change:
     in_doubt: bool = False  # a create an earlier run may have carried out: adopt it first
     protect: bool = False  # declared `protect: true`: recorded so, never deleted while so
 
+    def record(self, cor_id: int) -> Record:
+        """What the state records once COR holds this change's record under `cor_id`: the
+        declared attributes and protection (the one place a Record is made from a Change)."""
+        return Record(self.key, cor_id, self.attributes, self.protect)
+
     @property
     def immutable_diffs(self) -> tuple[FieldChange, ...]:
         immutable = SPECS[self.key.kind].immutable

@@ -5,7 +5,8 @@ Pure module: standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal, NamedTuple, get_args
@@ -28,6 +29,7 @@ Source = Literal[
     "GLOBANT",
 ]
 SOURCES: tuple[str, ...] = get_args(Source)
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class Kind(str, Enum):
@@ -135,6 +137,18 @@ class Declared:
     protect: bool = False  # `protect: true`: never deleted by a prune while recorded so
 
 
+def in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:
+    """`keys` sorted by `ResourceKey.sort_key` (kind, then source, then id), in effect: grouped
+    by kind and sorted within each as plain tuples, compared in C without a key function."""
+    by_kind: dict[Kind, list[ResourceKey]] = {kind: [] for kind in KINDS}
+    for key in keys:
+        by_kind[key.kind].append(key)
+    ordered: list[ResourceKey] = []
+    for kind in KINDS:
+        ordered += sorted(by_kind[kind])
+    return ordered
+
+
 # Everything the manifests declare, keyed by identity, in apply order.
 Desired = Mapping[ResourceKey, Declared]
 
@@ -147,3 +161,15 @@ class Record:
     cor_id: int
     attributes: Mapping[str, str]
     protected: bool = False  # declared with `protect: true`: never deleted while so recorded
+
+
+def parse_cor_id(value: object) -> int | None:
+    """A COR id as COR's answers may write it — a number, an integral float, or a string of
+    digits — or None if `value` is none of those (null included)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None

@@ -1,14 +1,15 @@
 """Saved plans: `plan --out` writes what was reviewed, `apply --plan` applies exactly that.
 
-Pure core (the CLI reads and writes the file). A saved plan carries what it was computed from —
-the state's lineage and serial, a digest of what the manifests declare — and a digest of the
-plan itself. Applying it recomputes the plan from the manifests and state of the moment and
-refuses (RefusedError, exit 4) when anything moved: the state, the manifests, or the file.
-Documented in docs/plan-json.md. It never holds a credential.
+Pure core (the CLI reads and writes the file, and hands in the plan as its JSON document). A saved
+plan carries what it was computed from — the state's lineage and serial, a digest of what the
+manifests declare — and a digest of the plan itself. Applying it recomputes the plan from the
+manifests and state of the moment and refuses (RefusedError, exit 4) when anything moved: the state,
+the manifests, or the file. Documented in docs/plan-json.md. It never holds a credential.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any, Literal
@@ -17,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler import __version__
-from reconciler.core.plan import Plan
+from reconciler.core.limits import PlanOptions
 from reconciler.core.resources import Desired
 from reconciler.errors import RefusedError
-from reconciler.output.plan_text import render_json
 
 SAVED_PLAN_FORMAT = 1
 _REPLAN = "run `reconciler plan --out ...` again, review it, and apply the new file"
@@ -30,16 +30,6 @@ class _StateRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     lineage: str | None  # None: there was no state file yet (serial 0)
     serial: int
-
-
-class PlanOptions(BaseModel):
-    """The options the plan was made with; `apply --plan` recomputes the plan with them."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    prune: bool = False
-    force: bool = False
-    max_delete_share: tuple[str, ...] = ()
-    max_delete: tuple[str, ...] = ()
 
 
 class SavedPlan(BaseModel):
@@ -73,10 +63,14 @@ def _plan_digest(plan_document: dict[str, Any]) -> str:
 
 
 def save(
-    plan: Plan, desired: Desired, lineage: str, serial: int, options: PlanOptions | None = None
+    document: dict[str, Any],
+    desired: Desired,
+    lineage: str,
+    serial: int,
+    options: PlanOptions | None = None,
 ) -> str:
-    """The saved-plan file's text (deterministic: sorted keys, a trailing newline)."""
-    document = json.loads(render_json(plan))
+    """The saved-plan file's text (deterministic: sorted keys, a trailing newline); `document`
+    is the plan as `plan --format json` shows it (output/plan_json.py: `plan_document`)."""
     saved = {
         "format_version": SAVED_PLAN_FORMAT,
         "kind": "reconciler-saved-plan",
@@ -85,7 +79,7 @@ def save(
         "manifests_digest": manifests_digest(desired),
         "plan_digest": _plan_digest(document),
         "plan": document,
-        "options": (options or PlanOptions()).model_dump(mode="json"),
+        "options": dataclasses.asdict(options or PlanOptions()),
     }
     return json.dumps(saved, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -107,9 +101,15 @@ def read(text: str, source: str) -> SavedPlan:
 
 
 def check_current(
-    saved: SavedPlan, source: str, desired: Desired, lineage: str, serial: int, current: Plan
+    saved: SavedPlan,
+    source: str,
+    desired: Desired,
+    lineage: str,
+    serial: int,
+    current: dict[str, Any],
 ) -> None:
-    """Refuse unless the saved plan is still exactly what applying now would do."""
+    """Refuse unless the saved plan is still exactly what applying now would do: `current` is
+    the plan document (`plan_document`) made now, with the saved plan's options."""
     if saved.state.serial and saved.state.lineage != lineage:
         raise RefusedError(
             f"{source} was made for another state (lineage {saved.state.lineage}, this state "
@@ -124,7 +124,7 @@ def check_current(
         raise RefusedError(
             f"the manifests changed since {source} was made (their content differs); {_REPLAN}"
         )
-    if _plan_digest(json.loads(render_json(current))) != saved.plan_digest:
+    if _plan_digest(current) != saved.plan_digest:
         raise RefusedError(
             f"{source} no longer matches what applying would do (made by reconciler "
             f"{saved.reconciler_version}); {_REPLAN}"

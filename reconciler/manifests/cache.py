@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any, NamedTuple
 
 from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, ResourceKey
 from reconciler.errors import Location
+from reconciler.files import write_atomically
 
 # A kind's rank, then the known fields of an entry that hold text, in file order: their names,
 # lines (relative to the line of the entry's id) and columns. Entries written alike share one.
@@ -252,29 +251,18 @@ class ManifestCache:
         with suppress(OSError):
             if not entry.parent.is_dir():
                 self._make(entry.parent)
-            _write_atomically(entry, _MAGIC + _digest(data) + data)
+            # No fsync: a torn entry left by a crash fails its digest check and is rewritten.
+            write_atomically(entry, _MAGIC + _digest(data) + data, durable=False)
 
     def _make(self, folder: Path) -> None:
         new = not self.folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         if new:  # tell backup tools and git to leave it out
-            _write_atomically(self.folder / "CACHEDIR.TAG", _TAG.encode())
-            _write_atomically(self.folder / ".gitignore", b"# made by reconciler\n*\n")
+            write_atomically(self.folder / "CACHEDIR.TAG", _TAG.encode(), durable=False)
+            write_atomically(
+                self.folder / ".gitignore", b"# made by reconciler\n*\n", durable=False
+            )
 
 
 def _digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, whole. No fsync: a torn entry left by a crash
-    fails its digest check and is rewritten."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise

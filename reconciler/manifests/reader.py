@@ -28,11 +28,11 @@ from reconciler.core import validation as validate
 from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
 from reconciler.core.validation import check_declared
 from reconciler.errors import Location, ManifestError, Problem, UsageError
-from reconciler.files import no_gc
 from reconciler.manifests import cache
 from reconciler.manifests import schema as models
 from reconciler.manifests.cache import Layout, ManifestCache, Parsed
 from reconciler.manifests.schema import SECTIONS, Finding, Written
+from reconciler.memory import no_gc
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
 _STR = models.STR_TAG

@@ -1,11 +1,12 @@
 """Audits as Markdown, for a pull-request or issue comment (docs/audit.md).
 
-Pure core (`audit → render`). Like the plan's comment (markdown.py, whose marker escaping,
-fences and budget it reuses), the output never exceeds `limit` characters: the marker, heading
-and summary table always stay, and the details are trimmed by priority — read failures, drift
-in COR, dangling references, records in doubt, differences, then records not declared and not
-applied — each section saying how many it left out. User text (ids, names, COR's messages)
-appears only inside fenced code blocks; the summaries and the table hold counts only.
+Pure (`audit → render`). Like the plan's comment (plan_markdown.py; both take the marker,
+fences and budget from comment.py), the output never exceeds `limit` characters: the marker,
+heading and summary table always stay, and the details are trimmed by priority — read
+failures, drift in COR, dangling references, records in doubt, differences, then records not
+declared and not applied — each section saying how many it left out. User text (ids, names,
+COR's messages) appears only inside fenced code blocks; the summaries and the table hold counts
+only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from reconciler.core.audit import Audit, Category, Finding, ReadError
 from reconciler.core.resources import KINDS, Kind
 from reconciler.output.audit_text import READ_FAILED, error_line, finding_line
-from reconciler.output.plan_markdown import COMMENT_LIMIT, _fence, plan_marker
+from reconciler.output.comment import CLOSE, COMMENT_LIMIT, fence, marker
 
 _PRIORITY = (
     Category.DELETED,
@@ -29,7 +30,6 @@ _PRIORITY = (
     Category.NOT_DECLARED,
     Category.NOT_APPLIED,
 )
-_CLOSE = "</details>\n"
 
 
 @dataclass
@@ -51,17 +51,17 @@ class _Section:
     def render(self, hint: str) -> str:
         parts = [self.opening()]
         if self.shown:
-            fence = "`" * self.fence
-            parts.append(f"{fence}\n{''.join(self.shown)}{fence}\n\n")
+            ticks = "`" * self.fence
+            parts.append(f"{ticks}\n{''.join(self.shown)}{ticks}\n\n")
         if len(self.shown) < len(self.items):
             parts.append(self.omission(hint))
-        parts.append(_CLOSE)
+        parts.append(CLOSE)
         return "".join(parts)
 
 
 def audit_marker(paths: Sequence[str]) -> str:
-    """The hidden first line, escaped as the plan's marker (markdown.plan_marker)."""
-    return plan_marker(paths).replace("<!-- reconciler:plan ", "<!-- reconciler:audit ", 1)
+    """The hidden first line, escaped as the plan's marker (`comment.marker`)."""
+    return marker("audit", paths)
 
 
 def render_audit_markdown(
@@ -147,26 +147,26 @@ def _detail_blocks(sections: dict[Category | None, _Section], room: int, hint: s
     """As many lines as fit in `room`, by priority; or one line if not even the frames fit."""
     for section in sections.values():
         worst = section.omission(hint, len(section.items))
-        room -= 1 + len(section.opening()) + len(worst) + len(_CLOSE)
+        room -= 1 + len(section.opening()) + len(worst) + len(CLOSE)
     if room < 0:
         return [f"Details left out to fit the comment limit (counts above); {hint}\n"]
     order = [sections[c] for c in (None, *_PRIORITY) if c in sections]
     for section in order:
         for item in section.items:
             line = _line(item) + "\n"
-            fence = max(section.fence, len(_fence(line)))
-            cost = len(line) + _fenced(fence) - _fenced(section.fence)
+            width = max(section.fence, len(fence(line)))
+            cost = len(line) + _fenced(width) - _fenced(section.fence)
             if cost > room:
                 return [section.render(hint) for section in sections.values()]
             room -= cost
             section.shown.append(line)
-            section.fence = fence
+            section.fence = width
     return [section.render(hint) for section in sections.values()]
 
 
-def _fenced(fence: int) -> int:
+def _fenced(width: int) -> int:
     """What the fence lines around a body cost: two fences, their newlines, a blank line."""
-    return 2 * fence + 3 if fence else 0
+    return 2 * width + 3 if width else 0
 
 
 def _line(item: Finding | ReadError) -> str:

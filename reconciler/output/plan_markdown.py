@@ -10,16 +10,14 @@ blocks, JSON-quoted when not plain: never in the table, a <summary> or the marke
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import NamedTuple
-from urllib.parse import quote as percent_encode
 
 from reconciler.core.plan import Action, Change, Plan, Summary
-from reconciler.core.resources import KINDS, SPECS, Kind, Record, ResourceKey
-from reconciler.output.plan_text import quote
-
-COMMENT_LIMIT = 65_536  # GitHub refuses comments longer than this (characters)
+from reconciler.core.resources import KINDS, Kind, Record, ResourceKey
+from reconciler.output.comment import CLOSE, COMMENT_LIMIT, fence, marker
+from reconciler.output.plan_text import change_lines
+from reconciler.output.style import counted, plain, show_key
 
 # Categories of details, in trimming priority: what blocks the apply first, then what cannot be
 # undone (deletes), what is kept last.
@@ -30,7 +28,6 @@ _CATEGORY = {
     Action.UPDATE: UPDATE,
     Action.CREATE: CREATE,
 }
-_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!", Action.DELETE: "-"}
 _DISPLAY_ORDER = (CREATE, UPDATE, REPLACE, DELETE, KEPT, IN_DOUBT)
 _COLUMNS = (CREATE, UPDATE, REPLACE, DELETE, KEPT)
 _PHRASE = {
@@ -49,10 +46,6 @@ _NOUN = {
     KEPT: ("not-declared record", "not-declared records"),
     IN_DOUBT: ("in-doubt record", "in-doubt records"),
 }
-_PLAIN = re.compile(r"[A-Za-z0-9_.:@+-]+")  # shown as is; anything else is JSON-quoted
-_BACKTICKS = re.compile(r"`+")
-_DASH_BEFORE_DASH = re.compile(r"-(?=-)")
-_CLOSE = "</details>\n"
 _FENCE_EXTRA = len("diff\n") + len("\n\n")  # besides the two fence runs
 
 
@@ -66,13 +59,8 @@ class _Entry(NamedTuple):
 
 
 def plan_marker(paths: Sequence[str]) -> str:
-    """The hidden first line naming the project and the manifests, so a workflow finds its comment.
-
-    Each path is percent-encoded (RFC 3986: all but letters, digits, `_.~-/`) and a `-` followed
-    by another `-` becomes `%2D`, so no path can hold `,`, `>`, `<!` or `--`, or end the comment.
-    """
-    escaped = (_DASH_BEFORE_DASH.sub("%2D", percent_encode(path, safe="/")) for path in paths)
-    return f"<!-- reconciler:plan manifests={','.join(escaped)} -->"
+    """The hidden first line naming the project and the manifests (`comment.marker`)."""
+    return marker("plan", paths)
 
 
 def render_markdown(
@@ -153,24 +141,20 @@ def _warnings(plan: Plan, replace: int) -> list[str]:
     warnings = []
     if replace:
         warnings.append(
-            f"> **Apply refuses this plan**: {_count(replace, 'replacement')} (`!`): the API "
+            f"> **Apply refuses this plan**: {counted(replace, 'replacement')} (`!`): the API "
             "cannot change a brand's `client_id` or a product's `client_id` or `brand_id`.\n"
         )
     if in_doubt:
         warnings.append(
-            f"> **In doubt**: {_count(in_doubt, 'create')} (`in doubt`) an earlier apply may have "
+            f"> **In doubt**: {counted(in_doubt, 'create')} (`in doubt`) an earlier apply may have "
             "carried out; apply adopts the record if COR has it.\n"
         )
     if lost:
         warnings.append(
-            f"> **In doubt, not declared**: {_count(lost, 'record')} (`?`) an earlier apply may "
+            f"> **In doubt, not declared**: {counted(lost, 'record')} (`?`) an earlier apply may "
             "have created in COR; declare again and apply to adopt.\n"
         )
     return warnings
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _table(counts: dict[Kind, list[int]]) -> list[str]:
@@ -192,7 +176,7 @@ def _detail_blocks(
     entries: Sequence[_Entry], counts: dict[Kind, list[int]], room: int, hint: str
 ) -> list[str]:
     """One <details> per kind, as many entries as fit in `room`; or one line if none fits."""
-    fixed = sum(1 + len(_open(kind, row)) + len(_CLOSE) for kind, row in counts.items())
+    fixed = sum(1 + len(_open(kind, row)) + len(CLOSE) for kind, row in counts.items())
     texts: list[str] = []  # rendered lazily, in priority order: 100,000 changes render ~600
     shown = _fitting(entries, texts, room - fixed)
     if shown < len(entries):  # something is left out: make room for the worst "… and N more"
@@ -215,18 +199,12 @@ def _fitting(entries: Sequence[_Entry], texts: list[str], room: int) -> int:
         if i == len(texts):
             texts.append(_entry_text(entry))
         old = overhead.get(entry.kind, 0)
-        new = max(old, 2 * len(_fence(texts[i])) + _FENCE_EXTRA)
+        new = max(old, 2 * len(fence(texts[i])) + _FENCE_EXTRA)
         room -= len(texts[i]) + new - old
         if room < 0:
             return i
         overhead[entry.kind] = new
     return len(entries)
-
-
-def _fence(text: str) -> str:
-    """Longer than any backtick run in `text` (CommonMark), so no content line closes it."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    return "`" * max(3, longest + 1)
 
 
 def _open(kind: Kind, row: list[int]) -> str:
@@ -243,51 +221,22 @@ def _section(kind: Kind, row: list[int], shown: list[tuple[_Entry, str]], hint: 
     parts = [_open(kind, row)]
     if shown:
         shown.sort(key=lambda pair: pair[0].order)
-        fence = max((_fence(text) for _, text in shown), key=len)
+        ticks = max((fence(text) for _, text in shown), key=len)
         body = "".join(text for _, text in shown)
-        parts.append(f"{fence}diff\n{body}{fence}\n\n")
+        parts.append(f"{ticks}diff\n{body}{ticks}\n\n")
     left = list(row)
     for entry, _ in shown:
         left[entry.category] -= 1
     if any(left):
         parts.append(_omission(left, hint) + "\n\n")
-    parts.append(_CLOSE)
+    parts.append(CLOSE)
     return "".join(parts)
 
 
 def _entry_text(entry: _Entry) -> str:
     item = entry.item
     if isinstance(item, Change):
-        return "".join(line + "\n" for line in _change_lines(item))
+        return "".join(line + "\n" for line in change_lines(item, plain))
     if isinstance(item, Record):
-        return f"  not declared — kept: {_key(item.key)} (cor_id {item.cor_id})\n"
-    return f"? in doubt, not declared: {_key(item)}: an earlier apply may have created it\n"
-
-
-def _change_lines(change: Change) -> list[str]:
-    """As in the text plan (render.py), with ids and field names made safe by `_plain`."""
-    symbol = _SYMBOL[change.action]
-    head = f"{symbol} {change.action.value} {_key(change.key)}"
-    if change.cor_id is not None:
-        head += f" (cor_id {change.cor_id})"
-    if change.in_doubt:
-        head += " (in doubt: an earlier apply may have created it; apply adopts it if so)"
-    if change.action is Action.REPLACE:
-        immutable = ", ".join(_plain(d.field) for d in change.immutable_diffs)
-        head += f": {immutable} cannot change through the API; the record must be replaced"
-    lines = [head]
-    if change.action is Action.CREATE:
-        declared = [name for name in SPECS[change.key.kind].fields if name in change.attributes]
-        lines += [f"    {name}: {quote(change.attributes[name])}" for name in declared]
-    for d in change.diffs:
-        lines.append(f"    {_plain(d.field)}: {quote(d.before)} → {quote(d.after)}")
-    return lines
-
-
-def _key(key: ResourceKey) -> str:
-    return f"{key.kind.value} {_plain(key.source)}/{_plain(key.id)}"
-
-
-def _plain(text: str) -> str:
-    """As is when plain, else JSON-quoted: no newline, space or markup can pass unquoted."""
-    return text if _PLAIN.fullmatch(text) else quote(text)
+        return f"  not declared — kept: {show_key(item.key)} (cor_id {item.cor_id})\n"
+    return f"? in doubt, not declared: {show_key(item)}: an earlier apply may have created it\n"

@@ -1,10 +1,11 @@
-"""The write-ahead journal beside the state file: its format, reader, replay and writer.
+"""The write-ahead journal beside the state file: its lines, reader, replay and writer.
 
-Imperative shell, used only by `reconciler/state.py` (docs/state.md describes the format).
-`apply` journals each create's intent and each result here (one fsynced line, O(1));
-`state.py` compacts the journal into the state file. `Ledger` holds the rules both share: what
-each op does to the records and to the creates in doubt. Imports the standard library,
-pydantic and reconciler's shared vocabulary.
+Part of the state store, used only by `store.py` (docs/state.md describes the format). `apply`
+journals each create's intent and each result here (one fsynced line, O(1)); `store.py` compacts
+the journal into the state file. `Ledger` holds the rules both share: what each entry does to
+the records and to the creates in doubt. A line's fields are `codec.record_fields` or
+`codec.key_fields`; the models of `schema.py` read them back. Imports the standard library,
+core values, `errors`, `files` and the state's codec and schema.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any, Literal, NamedTuple, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
-
-from reconciler.core.resources import Kind, Record, ResourceKey
+from reconciler.core.resources import Record, ResourceKey
 from reconciler.errors import StateError, StateWriteError
 from reconciler.files import (
     DuplicateKeyError,
@@ -34,66 +31,15 @@ from reconciler.files import (
     write_all,
     write_temp,
 )
+from reconciler.state.codec import key_fields, plain_key, plain_record, record_fields
 
 JOURNAL_VERSION = 1
-Name = Annotated[StrictStr, Field(min_length=1)]
-Serial = Annotated[StrictInt, Field(ge=0)]
 Op: TypeAlias = Literal["intent", "put", "resolve", "forget"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KeyFields(Frozen):
-    kind: Kind
-    source: Name
-    id: Name
-
-    def key(self) -> ResourceKey:
-        return ResourceKey(self.kind, self.source, self.id)
-
-
-class RecordFields(KeyFields):
-    cor_id: StrictInt
-    attributes: dict[StrictStr, StrictStr]
-    protected: Literal[True] | None = None  # written only when true (state.md)
-
-    def record(self) -> Record:
-        return Record(
-            self.key(), self.cor_id, MappingProxyType(self.attributes), bool(self.protected)
-        )
-
-
-class Header(Frozen):
-    journal: Literal[1]
-    lineage: Name
-    serial: Serial
-
-
-class PutLine(RecordFields):
-    op: Literal["put"]
-
-
-class ForgetLine(KeyFields):
-    op: Literal["forget"]
-
-
-class IntentLine(KeyFields):
-    op: Literal["intent"]
-
-
-class ResolveLine(KeyFields):
-    op: Literal["resolve"]
-
-
 _UNPARSABLE = object()
-_Line = Annotated[PutLine | ForgetLine | IntentLine | ResolveLine, Field(discriminator="op")]
-_LINES = TypeAdapter(list[_Line])
 
 
-class Change(NamedTuple):
-    """One journal line's change; `record` is the put's record (None for the other ops)."""
+class Entry(NamedTuple):
+    """What one journal line does; `record` is the put's record (None for the other ops)."""
 
     op: Op
     key: ResourceKey
@@ -101,29 +47,20 @@ class Change(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Journal:
-    header: Header | None  # None: the journal is empty (or only a torn header)
-    changes: tuple[Change, ...]
+class Header:
+    lineage: str
+    serial: int  # the serial of the state file the journal extends
 
 
-def describe(exc: PydanticValidationError, offset: int = 0, unit: str = "") -> str:
-    """A short account of pydantic's errors; with `unit`, list indexes + `offset` are lines."""
-    problems = []
-    for error in exc.errors()[:5]:
-        where = _where(error["loc"], offset, unit)
-        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
-    more = exc.error_count() - len(problems)
-    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+@dataclass(frozen=True)
+class JournalFile:
+    """A journal as read: None for the header if it is empty (or only a torn header)."""
+
+    header: Header | None
+    entries: tuple[Entry, ...]
 
 
-def _where(loc: tuple[int | str, ...], offset: int, unit: str) -> str:
-    if unit and loc and isinstance(loc[0], int):
-        rest = ".".join(map(str, loc[1:]))
-        return f"{unit} {loc[0] + offset}" + (f": {rest}" if rest else "")
-    return ".".join(map(str, loc))
-
-
-def read_journal(path: Path) -> Journal | None:
+def read_journal(path: Path) -> JournalFile | None:
     """The journal at `path`, or None if there is none. A torn last line is ignored."""
     data = read_if_exists(path, "the journal")
     if data is None:
@@ -134,11 +71,11 @@ def read_journal(path: Path) -> Journal | None:
     if not torn and parsed and parsed[-1] is _UNPARSABLE:
         parsed.pop()  # a last line that is not JSON is torn too (e.g. zeros after a crash)
     if not parsed:
-        return Journal(None, ())
+        return JournalFile(None, ())
     if any(item is _UNPARSABLE for item in parsed):
         number = next(n for n, item in enumerate(parsed, 1) if item is _UNPARSABLE)
         raise StateError(f"{path} line {number} is not valid JSON; the journal is corrupt")
-    return Journal(_header(path, parsed[0]), _changes(path, parsed[1:]))
+    return JournalFile(_header(path, parsed[0]), _entries(path, parsed[1:]))
 
 
 def _parse_line(path: Path, number: int, line: bytes) -> Any:
@@ -151,27 +88,38 @@ def _parse_line(path: Path, number: int, line: bytes) -> Any:
 
 
 def _header(path: Path, raw: Any) -> Header:
+    from pydantic import ValidationError
+
+    from reconciler.state import schema
+
     try:
-        return Header.model_validate(raw)
-    except PydanticValidationError as exc:
-        raise StateError(f"{path} line 1 is not a journal header: {describe(exc)}") from exc
+        header = schema.Header.model_validate(raw)
+    except ValidationError as exc:
+        message = f"{path} line 1 is not a journal header: {schema.describe(exc)}"
+        raise StateError(message) from exc
+    return Header(header.lineage, header.serial)
 
 
-def _changes(path: Path, raw: list[Any]) -> tuple[Change, ...]:
+def _entries(path: Path, raw: list[Any]) -> tuple[Entry, ...]:
+    from pydantic import ValidationError
+
+    from reconciler.state import schema
+
     try:
-        lines = _LINES.validate_python(raw)
-    except PydanticValidationError as exc:
-        raise StateError(f"{path} is corrupt: {describe(exc, 2, 'line')}") from exc
+        lines = schema.JOURNAL_LINES.validate_python(raw)
+    except ValidationError as exc:
+        raise StateError(f"{path} is corrupt: {schema.describe(exc, 2, 'line')}") from exc
     return tuple(
-        Change("put", line.key(), line.record())
-        if isinstance(line, PutLine)
-        else Change(line.op, line.key())
+        Entry("put", line.key(), line.record())
+        if isinstance(line, schema.PutLine)
+        else Entry(line.op, line.key())
         for line in lines
     )
 
 
 class Ledger:
-    """Records and creates in doubt, changed op by op, knowing whether they differ from the start.
+    """Records and creates in doubt, changed entry by entry, knowing whether they differ from
+    the start.
 
     The rules (docs/state.md): `put` sets a record, `forget` removes it; `intent` puts its key in
     doubt; `put`, `resolve` and `forget` take it out. Each op sets its key's value, so replaying
@@ -185,27 +133,27 @@ class Ledger:
         self._records_before: dict[ResourceKey, Record | None] = {}  # each touched key's first
         self._doubt_before = frozenset(in_doubt)
 
-    def apply(self, change: Change) -> bool:
-        """Apply one change in place; True if it changed which keys are in doubt."""
-        key = change.key
-        if change.op == "intent":
+    def apply(self, entry: Entry) -> bool:
+        """Apply one entry in place; True if it changed which keys are in doubt."""
+        key = entry.key
+        if entry.op == "intent":
             if key in self.in_doubt:
                 return False
             self.in_doubt.add(key)
             return True
         was_in_doubt = key in self.in_doubt
         self.in_doubt.discard(key)
-        if change.op != "resolve":
+        if entry.op != "resolve":
             self._records_before.setdefault(key, self.records.get(key))
-            if change.record is None:
+            if entry.record is None:
                 self.records.pop(key, None)
             else:
-                self.records[key] = change.record
+                self.records[key] = entry.record
         return was_in_doubt
 
-    def replay(self, changes: Iterable[Change]) -> None:
-        for change in changes:
-            self.apply(change)
+    def replay(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self.apply(entry)
 
     def changed(self) -> bool:
         """Whether the changes, taken together, left a record or the keys in doubt different."""
@@ -216,23 +164,15 @@ class Ledger:
 
 
 def header_line(lineage: str, serial: int) -> bytes:
-    return _line({"journal": JOURNAL_VERSION, "lineage": lineage, "serial": serial})
+    return _line({"journal": JOURNAL_VERSION, "lineage": lineage, "serial": serial}, "journal")
 
 
 def put_line(record: Record) -> bytes:
     """The journal line for `record`, checked so that it always reads back."""
-    key = record.key
-    fields: dict[str, Any] = {"op": "put", "kind": key.kind, "source": key.source, "id": key.id}
-    fields |= {"cor_id": record.cor_id, "attributes": dict(record.attributes)}
-    if record.protected:
-        fields["protected"] = True
-    try:
-        PutLine.model_validate(fields)
-        return _line({**fields, "kind": key.kind.value})
-    except PydanticValidationError as exc:
-        raise StateError(f"cannot record {key}: {describe(exc)}") from exc
-    except UnicodeEncodeError as exc:  # a lone surrogate: not writable as UTF-8
-        raise StateError(f"cannot record {key}: {exc.reason}") from exc
+    fields = record_fields(record)
+    if plain_record(fields) is None:
+        _explain(f"cannot record {record.key}", "put", fields)
+    return _line({"op": "put", **fields}, f"cannot record {record.key}")
 
 
 def forget_line(key: ResourceKey) -> bytes:
@@ -249,18 +189,38 @@ def resolve_line(key: ResourceKey) -> bytes:
 
 def _key_line(op: Op, key: ResourceKey) -> bytes:
     """The journal line of an op on `key` alone, checked so that it always reads back."""
+    fields = key_fields(key)
+    if plain_key(fields) is None:
+        _explain(f"cannot journal {op} of {key}", op, fields)
+    return _line({"op": op, **fields}, f"cannot journal {op} of {key}")
+
+
+def _explain(what: str, op: Op, fields: dict[str, Any]) -> None:
+    """StateError saying why the line of `op` with `fields` would not read back (the models
+    judge); returns if they accept it."""
+    from pydantic import BaseModel, ValidationError
+
+    from reconciler.state import schema
+
+    models: dict[str, type[BaseModel]] = {
+        "put": schema.PutLine,
+        "forget": schema.ForgetLine,
+        "intent": schema.IntentLine,
+        "resolve": schema.ResolveLine,
+    }
+    model = models[op]
     try:
-        KeyFields(kind=key.kind, source=key.source, id=key.id)
-        return _line({"op": op, "kind": key.kind.value, "source": key.source, "id": key.id})
-    except PydanticValidationError as exc:
-        raise StateError(f"cannot journal {op} of {key}: {describe(exc)}") from exc
-    except UnicodeEncodeError as exc:  # a lone surrogate: not writable as UTF-8
-        raise StateError(f"cannot journal {op} of {key}: {exc.reason}") from exc
+        model.model_validate({"op": op, **fields})
+    except ValidationError as exc:
+        raise StateError(f"{what}: {schema.describe(exc)}") from exc
 
 
-def _line(fields: dict[str, Any]) -> bytes:
+def _line(fields: dict[str, Any], what: str) -> bytes:
     text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8") + b"\n"
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError as exc:  # a lone surrogate: not writable as UTF-8
+        raise StateError(f"{what}: {exc.reason}") from exc
 
 
 class JournalWriter:

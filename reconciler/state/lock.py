@@ -1,10 +1,10 @@
 """The lock beside the state file: one apply at a time, and a lock that names its holder.
 
-Imperative shell, used only by `reconciler/state.py` (docs/state.md, "The lock"). Mutual
+Part of the state store, used only by `store.py` (docs/state.md, "The lock"). Mutual
 exclusion is an `flock` on `<state>.lock`, which the OS releases when its holder dies. The file
 also holds who holds it, as JSON, so that a refusal names the run to wait for and a lock left
-behind can be told from one in use. Imports the standard library, pydantic and reconciler's
-errors and file primitives.
+behind can be told from one in use (read with `schema.LockFile`). Imports the standard library,
+`errors`, `files` and the state's schema.
 """
 
 from __future__ import annotations
@@ -19,15 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import RefusedError
 from reconciler.files import DuplicateKeyError, loads_strictly, os_errors, write_all
 
-_MAX_PID = 2**31 - 1  # os.kill takes a C int
 _MAX_SIZE = 65_536  # a lock record is ~200 bytes; more is not one
 
 
@@ -45,15 +40,6 @@ class LockInfo:
         return (
             f"{self.holder}@{self.host} (pid {self.pid}, since {self.started_at}, `{self.command}`)"
         )
-
-
-class _LockFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    holder: StrictStr
-    host: StrictStr
-    pid: Annotated[StrictInt, Field(ge=1, le=_MAX_PID)]
-    started_at: StrictStr
-    command: StrictStr
 
 
 @dataclass(frozen=True)
@@ -166,12 +152,16 @@ def _read_info(fd: int) -> LockInfo | _Unreadable | None:
         return _Unreadable("it is far too large")
     if not data.strip():
         return None
+    from pydantic import ValidationError
+
+    from reconciler.state.schema import LockFile
+
     try:
         document = loads_strictly(data.decode("utf-8"))
-        model = _LockFile.model_validate(document)
+        model = LockFile.model_validate(document)
     except (UnicodeDecodeError, json.JSONDecodeError, DuplicateKeyError):
         return _Unreadable("it is not a lock record (JSON)")
-    except PydanticValidationError as exc:
+    except ValidationError as exc:
         return _Unreadable(f"it is not a lock record: {exc.error_count()} wrong fields")
     return LockInfo(**model.model_dump())
 

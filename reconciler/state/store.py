@@ -1,55 +1,29 @@
-"""The state file: the only memory of what reconciler has created in COR (docs/state.md).
+"""The state store: the only memory of what reconciler has created in COR (docs/state.md).
 
 Imperative shell: the only module that touches the state file, its journal (through
-`reconciler/journal.py`), its backup and its lock (through `reconciler/lock.py`). `plan` reads
-with `load_state`; `apply` writes through `StateStore`. Imports the standard library, pydantic
-and reconciler's vocabulary.
+`journal.py`), its backup and its lock (through `lock.py`). `plan` reads with `load_state`;
+commands that write (apply, import, state rm) go through `StateStore`. The shapes live in
+`codec.py` (and, to judge and explain a file that is not plainly valid, `schema.py`). Imports
+the standard library, core values, `errors`, `files`, `memory` and the state's modules.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal
-
-from pydantic import ValidationError as PydanticValidationError
+from typing import Any
 
 from reconciler import files
-from reconciler.core.resources import KINDS, Record, ResourceKey
+from reconciler.core.resources import Record, ResourceKey
 from reconciler.errors import StateError
+from reconciler.memory import no_gc
 from reconciler.state import journal
+from reconciler.state.codec import FORMAT_VERSION, State, plain_state, render_state
 from reconciler.state.lock import HeldLock, acquire
-from reconciler.state.lock import LockInfo as LockInfo  # re-exported for the CLI
-from reconciler.state.lock import force_unlock as force_unlock
-
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class State:
-    lineage: str  # random id (uuid4 hex) made when the state is created
-    serial: int  # incremented on every write of the state file
-    records: Mapping[ResourceKey, Record]  # read-only view
-    # creates started whose outcome is unknown: the next apply adopts them (docs/state.md)
-    in_doubt: frozenset[ResourceKey] = frozenset()
-
-    @staticmethod
-    def empty() -> State:
-        return State(uuid.uuid4().hex, 0, MappingProxyType({}))
-
-
-class _StateFile(journal.Frozen):
-    format_version: Literal[1]
-    lineage: journal.Name
-    serial: journal.Serial
-    resources: list[journal.RecordFields]
-    in_doubt: tuple[journal.KeyFields, ...] = ()  # absent when empty
 
 
 def load_state(path: Path) -> State:
@@ -76,7 +50,7 @@ class _Loaded:
 
 
 def _read(path: Path) -> _Loaded:
-    with files.no_gc():
+    with no_gc():
         return _read_all(path)
 
 
@@ -87,7 +61,7 @@ def _read_all(path: Path) -> _Loaded:
         return _Loaded(on_disk or State.empty(), changed=False, has_journal=found is not None)
     base = _base_for(path, on_disk, found.header)
     ledger = journal.Ledger(dict(base.records), set(base.in_doubt))
-    ledger.replay(found.changes)
+    ledger.replay(found.entries)
     changed = ledger.changed()
     if base.serial == found.header.serial:
         records = MappingProxyType(ledger.records)
@@ -130,90 +104,35 @@ def _read_state_file(path: Path) -> State | None:
         return None
     document = _parse(path, data)
     del data
-    plain = _plain_state(document)
-    if plain is not None:
-        return plain
+    return plain_state(document) or _judged(path, document)
+
+
+def _judged(path: Path, document: dict[str, Any]) -> State:
+    """A document that is not plainly valid, judged by the models: the State if they accept
+    it, else StateError saying what is wrong."""
+    from pydantic import ValidationError
+
+    from reconciler.state import schema
+
     try:
-        model = _StateFile.model_validate(document)
-    except PydanticValidationError as exc:
-        raise StateError(f"{path} is not a valid state file: {journal.describe(exc)}") from exc
-    return _to_state(path, model)
-
-
-_FILE_KEYS = frozenset({"format_version", "lineage", "serial", "resources"})
-_ALL_FILE_KEYS = _FILE_KEYS | {"in_doubt"}
-_KEY_FIELDS = frozenset({"kind", "source", "id"})
-_KINDS = {kind.value: kind for kind in KINDS}
-_STR_ONLY = {str}
-
-
-def _plain_state(document: dict[str, Any]) -> State | None:
-    """The document as a State when it is plainly valid — the usual case — checked and built
-    in one pass, without a model per record (three times faster at 100,000 records). Accepts
-    a subset of what _StateFile accepts; anything else is None, and the models decide and say
-    what is wrong."""
-    if not _FILE_KEYS <= document.keys() <= _ALL_FILE_KEYS:
-        return None
-    version, lineage, serial = document["format_version"], document["lineage"], document["serial"]
-    if type(version) is not int or version != FORMAT_VERSION or type(serial) is not int:
-        return None
-    if type(lineage) is not str or not lineage or serial < 0:
-        return None
-    records = _plain_records(document["resources"])
-    in_doubt = _plain_doubts(document.get("in_doubt", []))
-    if records is None or in_doubt is None:
-        return None
-    return State(lineage, serial, MappingProxyType(records), in_doubt)
-
-
-def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
-    if type(resources) is not list:
-        return None
+        model = schema.StateFile.model_validate(document)
+    except ValidationError as exc:
+        raise StateError(f"{path} is not a valid state file: {schema.describe(exc)}") from exc
     records: dict[ResourceKey, Record] = {}
-    attributes_of = []
-    try:
-        for fields in resources:
-            protected = len(fields) == 6 and fields["protected"] is True
-            if not protected and len(fields) != 5:  # and the five below: exactly those
-                return None
-            kind, source, id_ = fields["kind"], fields["source"], fields["id"]
-            cor_id, attributes = fields["cor_id"], fields["attributes"]
-            if type(source) is not str or type(id_) is not str or not source or not id_:
-                return None
-            if type(kind) is not str or type(cor_id) is not int or type(attributes) is not dict:
-                return None
-            key = ResourceKey(_KINDS[kind], source, id_)
-            if key in records:
-                return None
-            attributes_of.append(attributes)
-            records[key] = Record(key, cor_id, MappingProxyType(attributes), protected)
-    except (KeyError, TypeError):  # a missing field, an unknown kind; a record not an object
-        return None
-    every_value = itertools.chain.from_iterable(map(dict.values, attributes_of))
-    return records if set(map(type, every_value)) <= _STR_ONLY else None  # keys: str in JSON
-
-
-def _plain_doubts(in_doubt: object) -> frozenset[ResourceKey] | None:
-    if type(in_doubt) is not list:
-        return None
-    keys: set[ResourceKey] = set()
-    for fields in in_doubt:
-        if type(fields) is not dict or fields.keys() != _KEY_FIELDS:
-            return None
-        key = _plain_key(fields)
-        if key is None or key in keys:
-            return None
-        keys.add(key)
-    return frozenset(keys)
-
-
-def _plain_key(fields: dict[str, Any]) -> ResourceKey | None:
-    kind, source, id_ = fields["kind"], fields["source"], fields["id"]
-    if type(kind) is not str or type(source) is not str or type(id_) is not str:
-        return None
-    if kind not in _KINDS or not source or not id_:
-        return None
-    return ResourceKey(_KINDS[kind], source, id_)
+    duplicates = []
+    for index, entry in enumerate(model.resources):
+        record = entry.record()
+        if record.key in records:
+            duplicates.append(f"resources.{index} is a second entry for {record.key}")
+        records[record.key] = record
+    in_doubt: set[ResourceKey] = set()
+    for index, fields in enumerate(model.in_doubt):
+        if fields.key() in in_doubt:
+            duplicates.append(f"in_doubt.{index} is a second entry for {fields.key()}")
+        in_doubt.add(fields.key())
+    if duplicates:
+        raise StateError(f"{path} is not a valid state file: {'; '.join(duplicates[:5])}")
+    return State(model.lineage, model.serial, MappingProxyType(records), frozenset(in_doubt))
 
 
 def _parse(path: Path, data: bytes) -> dict[str, Any]:
@@ -241,73 +160,11 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
     return document
 
 
-def _to_state(path: Path, model: _StateFile) -> State:
-    records: dict[ResourceKey, Record] = {}
-    duplicates = []
-    for index, entry in enumerate(model.resources):
-        record = entry.record()
-        if record.key in records:
-            duplicates.append(f"resources.{index} is a second entry for {record.key}")
-        records[record.key] = record
-    in_doubt: set[ResourceKey] = set()
-    for index, fields in enumerate(model.in_doubt):
-        if fields.key() in in_doubt:
-            duplicates.append(f"in_doubt.{index} is a second entry for {fields.key()}")
-        in_doubt.add(fields.key())
-    if duplicates:
-        raise StateError(f"{path} is not a valid state file: {'; '.join(duplicates[:5])}")
-    return State(model.lineage, model.serial, MappingProxyType(records), frozenset(in_doubt))
-
-
-_quote = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _render(state: State) -> bytes:
-    """The file's bytes: json.dumps(indent=2, ensure_ascii=False) of the document, records in
-    apply order, attributes sorted, then the keys in doubt (only if any, so that a state
-    without them reads as before), a trailing newline. Built by hand because json.dumps falls
-    back to pure Python when indenting: five times slower at 100,000 records."""
-    records = sorted(state.records.values(), key=lambda record: record.key.sort_key())
-    entries = ",".join(_render_record(record) for record in records)
-    resources = f"[{entries}\n  ]" if entries else "[]"
-    doubts = ",".join(_render_key(key) for key in sorted(state.in_doubt, key=ResourceKey.sort_key))
-    in_doubt = f',\n  "in_doubt": [{doubts}\n  ]' if doubts else ""
-    return (
-        f'{{\n  "format_version": {FORMAT_VERSION},\n  "lineage": {_quote(state.lineage)},\n'
-        f'  "serial": {state.serial},\n  "resources": {resources}{in_doubt}\n}}\n'
-    ).encode()
-
-
-def _render_key(key: ResourceKey) -> str:
-    return (
-        f'\n    {{\n      "kind": {_quote(key.kind.value)},\n      "source": {_quote(key.source)},'
-        f'\n      "id": {_quote(key.id)}\n    }}'
-    )
-
-
-def _render_record(record: Record) -> str:
-    key = record.key
-    pairs = ",\n".join(
-        f"        {_quote(name)}: {_quote(value)}"
-        for name, value in sorted(record.attributes.items())
-    )
-    attributes = f"{{\n{pairs}\n      }}" if pairs else "{}"
-    return (
-        f'\n    {{\n      "kind": {_quote(key.kind.value)},\n      "source": {_quote(key.source)},'
-        f'\n      "id": {_quote(key.id)},\n      "cor_id": {record.cor_id:d},'
-        f'\n      "attributes": {attributes}{_PROTECTED if record.protected else ""}\n    }}'
-    )
-
-
-# Only protected records carry the field, so other records' bytes never change (state.md).
-_PROTECTED = ',\n      "protected": true'
-
-
 def _write_state(path: Path, state: State) -> None:
-    with files.no_gc():
-        data = _render(state)
+    with no_gc():
+        data = render_state(state)
     with files.os_errors(f"write the state file {path}"):
-        files.replace_file(path, data, _backup_path(path))
+        files.write_atomically(path, data, backup=_backup_path(path))
 
 
 def _remove_journal(path: Path) -> None:
@@ -381,7 +238,7 @@ class StateStore:
         If writing the journal fails (StateWriteError), do not send the create; the key is
         kept in doubt in memory and close() writes it with the whole state.
         """
-        self._change(journal.Change("intent", key), journal.intent_line(key))
+        self._change(journal.Entry("intent", key), journal.intent_line(key))
 
     def record(self, record: Record) -> None:
         """Durable before it returns: one journal line, flushed and fsynced. The key is no
@@ -393,7 +250,7 @@ class StateStore:
         line = journal.put_line(record)
         attributes = MappingProxyType(dict(record.attributes))
         frozen = Record(record.key, record.cor_id, attributes, record.protected)
-        self._change(journal.Change("put", record.key, frozen), line)
+        self._change(journal.Entry("put", record.key, frozen), line)
 
     def resolve(self, key: ResourceKey) -> None:
         """COR refused the create of `key` (it certainly did not happen): no longer in doubt.
@@ -402,16 +259,16 @@ class StateStore:
         power loss could leave a hole before later lines, which would make the journal
         unreadable.
         """
-        self._change(journal.Change("resolve", key), journal.resolve_line(key))
+        self._change(journal.Entry("resolve", key), journal.resolve_line(key))
 
     def forget(self, key: ResourceKey) -> None:
         """Remove the record for `key` and any doubt about it, durably, as record() does."""
-        self._change(journal.Change("forget", key), journal.forget_line(key))
+        self._change(journal.Entry("forget", key), journal.forget_line(key))
 
-    def _change(self, change: journal.Change, line: bytes) -> None:
+    def _change(self, entry: journal.Entry, line: bytes) -> None:
         if self._closed:
             raise RuntimeError("the state store is closed")
-        if self._ledger.apply(change):
+        if self._ledger.apply(entry):
             self._in_doubt = None
         if self._journal is None:
             path = _journal_path(self._path)

@@ -1,0 +1,28 @@
+"""What the actions need of the edges they are handed: the one home of those interfaces.
+
+Orchestration (`actions/`) never opens a file or a socket: the CLI injects `send` and `read`
+(the COR client's, or a test's fake) and a `Recorder` (the state store, or a fake). Imports
+core values and `cor.endpoints` (plain request values) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from reconciler.cor.endpoints import ApiCall
+from reconciler.core.resources import Record, ResourceKey
+
+Send = Callable[[ApiCall], Mapping[str, Any]]  # one Integrations API request → COR's answer
+Read = Callable[[str], Mapping[str, Any]]  # a path under the read API → COR's answer
+
+
+class Recorder(Protocol):
+    """What apply and import need of the state store; called from their calling thread only."""
+
+    def intend(self, key: ResourceKey) -> None: ...
+    def record(self, record: Record) -> None: ...
+    def resolve(self, key: ResourceKey) -> None: ...
+    def forget(self, key: ResourceKey) -> None: ...
+    def batch(self) -> AbstractContextManager[None]: ...  # durable together when it ends

@@ -1,0 +1,75 @@
+"""`reconciler emulator`: serve the local emulator of COR's Integrations API (docs/emulator.md).
+
+The CLI's door to `reconciler.emulator`, which shares nothing with the client but the contract.
+"""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.emulator.server import EmulatorConfig, serve
+from reconciler.errors import EXIT_OK
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option("--token", default="demo-token", show_default=True, help="A bearer token accepted.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /v2 requests answered 500/502/503 without being processed.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="At most N /v2 requests per second; over it, 429 with Retry-After.",
+)
+@click.option(
+    "--lost-response-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /v2 requests processed, then left unanswered (connection closed).",
+)
+@click.option(
+    "--token-ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Lifetime of the access tokens it issues.",
+)
+@click.option("--seed", type=int, help="Seed for the random faults: a reproducible run.")
+def emulator(
+    host: str,
+    port: int,
+    token: str,
+    latency_ms: float,
+    fail_rate: float,
+    rate_limit: float | None,
+    lost_response_rate: float,
+    token_ttl: int,
+    seed: int | None,
+) -> int:
+    """Serve a local emulator of COR's Integrations API (for demos, tests and rehearsals)."""
+    try:
+        config = EmulatorConfig(
+            host=host,
+            port=port,
+            token=token,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            rate_limit=rate_limit,
+            lost_response_rate=lost_response_rate,
+            token_ttl=token_ttl,
+            seed=seed,
+        )
+    except ValueError as error:  # only a NaN gets past the option types
+        raise click.UsageError(str(error)) from None
+    serve(config, announce=click.echo)
+    return EXIT_OK

@@ -1,0 +1,124 @@
+"""Options that several commands share, and the defaults they show.
+
+Part of the CLI (click). Light on purpose: every command module imports it, so it imports click,
+core values and `manifests.cache` (no YAML, no pydantic, no HTTP). An option family reaches its
+command as one value (`gathered`): `plan_options: PlanOptions`, `cache: ManifestCache | None`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
+from reconciler.manifests.cache import ManifestCache
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_PATHS = ("manifests",)
+DEFAULT_STATE = "reconciler.state.json"
+DEFAULT_CACHE_DIR = ".reconciler-cache"
+
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+state_option = click.option(
+    "--state",
+    "state_path",
+    envvar="RECONCILER_STATE",
+    show_envvar=True,
+    default=DEFAULT_STATE,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The state file: what reconciler has created in COR, with COR's ids.",
+)
+no_color_option = click.option(
+    "--no-color", is_flag=True, help="Never colour the output (also: NO_COLOR set)."
+)
+
+
+def gathered(names: tuple[str, ...], into: str, build: Callable[..., Any]) -> Callable[[F], F]:
+    """Hand the click parameters `names` to the command as one value, `into=build(**them)`,
+    so a family of options travels as one object instead of one argument each."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def gather(*args: Any, **kwargs: Any) -> Any:
+            kwargs[into] = build(**{name: kwargs.pop(name) for name in names if name in kwargs})
+            return command(*args, **kwargs)
+
+        return cast(F, gather)
+
+    return decorate
+
+
+def with_options(command: F, options: tuple[Callable[[F], F], ...]) -> F:
+    """Apply click options so that they show in the order given."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_PRUNE_OPTIONS = (
+    click.option(
+        "--prune",
+        is_flag=True,
+        help="Also delete, in COR and in the state, recorded records no longer declared.",
+    ),
+    click.option("--force", is_flag=True, help="Let a prune pass the deletion limits."),
+    click.option(
+        "--max-delete-share",
+        "max_delete_share",
+        multiple=True,
+        metavar="[KIND=]PCT",
+        help=f"Refuse to delete more than this share of a kind's records "
+        f"(default {DEFAULT_SHARE:g}%, when at least {MIN_RECORDED_FOR_SHARE} are recorded).",
+    ),
+    click.option(
+        "--max-delete",
+        "max_delete",
+        multiple=True,
+        metavar="[KIND=]N",
+        help=f"Refuse to delete more than N records of a kind (default {DEFAULT_COUNT}).",
+    ),
+)
+
+
+def prune_options(command: F) -> F:
+    """Add --prune, --force, --max-delete-share, --max-delete (docs/cli.md, Deletion); the
+    command receives them as `plan_options: PlanOptions`."""
+    names = ("prune", "force", "max_delete_share", "max_delete")
+    command = gathered(names, "plan_options", PlanOptions)(command)
+    return with_options(command, _PRUNE_OPTIONS)
+
+
+_CACHE_OPTIONS = (
+    click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="RECONCILER_CACHE_DIR",
+        show_envvar=True,
+        default=DEFAULT_CACHE_DIR,
+        show_default=True,
+        help="Where parsed manifest files are kept, by the sha256 of their bytes, so that an "
+        "unchanged file is not parsed again. Safe to delete at any time.",
+    ),
+    click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Parse every manifest file; neither use nor fill the cache.",
+    ),
+)
+
+
+def _manifest_cache(cache_dir: Path, no_cache: bool) -> ManifestCache | None:
+    return None if no_cache else ManifestCache(cache_dir)
+
+
+def cache_options(command: F) -> F:
+    """Add --cache-dir and --no-cache, for the commands that read manifests only (docs/cli.md);
+    the command receives them as `cache: ManifestCache | None`."""
+    command = gathered(("cache_dir", "no_cache"), "cache", _manifest_cache)(command)
+    return with_options(command, _CACHE_OPTIONS)

@@ -1,0 +1,98 @@
+"""`reconciler plan`: what apply would change, from the manifests and the state file only.
+
+Offline: no credentials, no API call, no lock (safe for pull requests from forks). Renders the
+pure core's plan as text, JSON or Markdown; `--out` saves it for `apply --plan`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.console import colour, stderr_log
+from reconciler.cli.options import (
+    DEFAULT_PATHS,
+    cache_options,
+    no_color_option,
+    paths_argument,
+    prune_options,
+    state_option,
+)
+from reconciler.core.limits import PlanOptions, make_plan
+from reconciler.core.plan import Plan
+from reconciler.core.resources import Desired
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, ReconcileError
+from reconciler.files import write_atomically
+from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.reader import read_manifests
+from reconciler.memory import no_gc
+from reconciler.output.plan_json import plan_document, render_json
+from reconciler.output.plan_markdown import render_markdown
+from reconciler.output.plan_text import render_text
+from reconciler.state.codec import State
+from reconciler.state.store import load_state
+
+
+@click.command()
+@paths_argument
+@state_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (docs/plan-json.md), markdown for a pull-request "
+    "comment (docs/plan-markdown.md).",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 if none.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan to this file, for `apply --plan` to apply exactly.",
+)
+@prune_options
+@no_color_option
+@cache_options
+def plan(
+    paths: tuple[str, ...],
+    state_path: Path,
+    output_format: str,
+    detailed_exitcode: bool,
+    out_path: Path | None,
+    no_color: bool,
+    cache: ManifestCache | None,
+    plan_options: PlanOptions,
+) -> int:
+    """Show what apply would change, from the manifests and the state file only (offline)."""
+    desired = read_manifests(paths or DEFAULT_PATHS, store=cache)
+    state = load_state(state_path)
+    with no_gc():  # what was read lives until the end: no collection would free any of it
+        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
+        if output_format == "json":
+            click.echo(render_json(the_plan), nl=False)
+        elif output_format == "markdown":
+            click.echo(render_markdown(the_plan, paths=paths or DEFAULT_PATHS), nl=False)
+        else:
+            click.echo(render_text(the_plan, color=colour(no_color)), nl=False)
+        if the_plan.refused:  # the plan says which limits; nothing is saved to apply
+            stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
+            return EXIT_REFUSED
+        if out_path is not None:
+            _save(out_path, the_plan, desired, state, plan_options)
+        has_changes = the_plan.summary.changes > 0
+        return EXIT_CHANGES if detailed_exitcode and has_changes else EXIT_OK
+
+
+def _save(path: Path, the_plan: Plan, desired: Desired, state: State, options: PlanOptions) -> None:
+    from reconciler.core import saved_plan  # pydantic: only when a plan is saved
+
+    document = plan_document(the_plan)
+    text = saved_plan.save(document, desired, state.lineage, state.serial, options)
+    try:
+        write_atomically(path, text.encode("utf-8"), durable=False)
+    except OSError as error:
+        raise ReconcileError(f"cannot write {path}: {error.strerror or error}") from error
+    stderr_log(f"Saved the plan to {path}; apply exactly it with: reconciler apply --plan {path}")

@@ -1,0 +1,58 @@
+"""What apply and import did, as text: one line per settled change, then a summary.
+
+Pure (`outcomes → render`): functions from results and reports to strings; colour is a
+parameter. Imports core values, `actions.outcomes` (plain values) and `output.style` only.
+"""
+
+from __future__ import annotations
+
+from reconciler.actions.outcomes import ApplyReport, ImportReport, Outcome, Result
+from reconciler.core.plan import Action
+from reconciler.output.style import paint
+
+_OUTCOME_STYLE = {
+    Outcome.CREATED: ("+", "green"),
+    Outcome.ADOPTED: ("+", "green"),
+    Outcome.UPDATED: ("~", "yellow"),
+    Outcome.DELETED: ("-", "red"),
+    Outcome.FAILED: ("x", "red"),
+    Outcome.SKIPPED: ("-", "dim"),
+    Outcome.NOT_FOUND: ("?", "dim"),
+}
+
+
+def render_result(result: Result, *, color: bool = False) -> str:
+    """One line of the apply diff, printed as the change happens."""
+    symbol, colour = _OUTCOME_STYLE[result.outcome]
+    line = f"{symbol} {result.outcome.value} {result.change.key}"
+    if result.cor_id is not None:
+        line += f" (cor_id {result.cor_id})"
+    if result.reason:
+        line += f": {result.reason}"
+    return paint(line, colour, color) + "\n"
+
+
+def render_apply_summary(report: ApplyReport) -> str:
+    lines = []
+    if report.remaining:
+        lines.append(f"{len(report.remaining)} change(s) not attempted:")
+        lines.extend(f"  {change.action.value} {change.key}" for change in report.remaining)
+    created = report.count(Outcome.CREATED, Outcome.ADOPTED)
+    state = "interrupted" if report.interrupted else "stopped" if report.stopped_by else "complete"
+    deletes = any(r.change.action is Action.DELETE for r in report.results)
+    deleted = f"{report.count(Outcome.DELETED)} deleted, " if deletes else ""
+    lines.append(
+        f"Apply {state}: {created} created, {report.count(Outcome.UPDATED)} updated, "
+        f"{deleted}{report.count(Outcome.FAILED)} failed, {report.count(Outcome.SKIPPED)} skipped."
+    )
+    return "".join(line + "\n" for line in lines)
+
+
+def render_import_summary(report: ImportReport) -> str:
+    lines = [f"  not attempted: {change.key}" for change in report.not_attempted]
+    lines.append(
+        f"Import {'stopped' if report.stopped_by else 'complete'}: "
+        f"{report.count(Outcome.ADOPTED)} adopted, {report.count(Outcome.NOT_FOUND)} not found, "
+        f"{report.count(Outcome.FAILED)} failed."
+    )
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,55 @@
+"""Plans as JSON, for programs (docs/plan-json.md); saved plans embed the same document.
+
+Pure (`plan → render`): `plan_document` is the document as plain values, `render_json` its
+bytes (sorted keys, two-space indent, a trailing newline: stable across runs). Imports core
+values and `output.json_shapes` only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.core.plan import Change, Plan
+from reconciler.output.json_shapes import field_change_json, key_json, record_json
+
+PLAN_JSON_FORMAT_VERSION = 1
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as documented in docs/plan-json.md, as plain JSON values."""
+    summary = plan.summary
+    return {
+        "format_version": PLAN_JSON_FORMAT_VERSION,
+        "summary": {
+            "create": summary.create,
+            "update": summary.update,
+            "replace": summary.replace,
+            "delete": summary.delete,
+            "not_declared": summary.not_declared,
+        },
+        "changes": [_change_json(change) for change in plan.changes],
+        "not_declared": [record_json(record) for record in plan.not_declared],
+        "deletion_limits": {"broken": list(plan.limits_broken), "forced": plan.forced},
+        "in_doubt_not_declared": [key_json(key) for key in plan.in_doubt_not_declared],
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return dump_json(plan_document(plan))
+
+
+def dump_json(document: object) -> str:
+    """The bytes of every JSON document reconciler prints: sorted keys, stable bytes."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.value,
+        **key_json(change.key),
+        "cor_id": change.cor_id,
+        "in_doubt": change.in_doubt,
+        "attributes": dict(change.attributes),
+        "diff": [field_change_json(d) for d in change.diffs],
+    }

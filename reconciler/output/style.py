@@ -1,0 +1,41 @@
+"""How values are shown to people: colour, quoting, plain names and counts.
+
+Pure (`plan → render`): every renderer of `output/` shows user text (ids, names, COR's
+messages) through these functions, so no value can fake a line or break out of its markup.
+Imports the standard library and core values only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from reconciler.core.resources import ResourceKey
+
+_RESET = "\033[0m"
+_COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "dim": "\033[2m"}
+_PLAIN = re.compile(r"[A-Za-z0-9_.:@+-]+")  # shown as is; anything else is JSON-quoted
+
+
+def paint(text: str, colour: str, enabled: bool) -> str:
+    return f"{_COLOURS[colour]}{text}{_RESET}" if enabled else text
+
+
+def quote(value: str | None) -> str:
+    """A value as shown to humans: JSON-quoted, so newlines or escapes cannot fake lines."""
+    return "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def plain(text: str) -> str:
+    """As is when plain, else JSON-quoted: no newline, space or markup can pass unquoted."""
+    return text if _PLAIN.fullmatch(text) else quote(text)
+
+
+def show_key(key: ResourceKey) -> str:
+    """`client SALESFORCE/SF-ACC-1`; a source or id that is not plain comes JSON-quoted."""
+    return f"{key.kind.value} {plain(key.source)}/{plain(key.id)}"
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 record`, `1,204 records`."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
