@@ -1,4 +1,4 @@
-"""Reading fast: the manifest cache (reconciler/cache.py), and the fast paths of load and state
+"""Reading fast: the manifest cache (manifests/cache.py), and the fast paths of reading and state
 that must accept nothing the models would refuse."""
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import yaml
 from reconciler.cli import run
 from reconciler.core.resources import KINDS, Desired, Kind
 from reconciler.errors import ManifestError, StateError
-from reconciler.manifests import cache
-from reconciler.manifests import reader as load
-from reconciler.manifests import schema as models
-from reconciler.manifests.cache import ManifestCache, Parsed
+from reconciler.manifests import fields, parsed, problems, reader, walker
+from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.fields import Written
+from reconciler.manifests.parsed import Parsed
 from reconciler.manifests.reader import read_manifests
-from reconciler.manifests.schema import Written
 from reconciler.state import codec
 from reconciler.state import store as state
 from tests.test_load import EXAMPLES, _write
@@ -47,15 +46,15 @@ def store(workdir: Path) -> ManifestCache:
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths load parses (rather than takes from the cache), in order."""
-    parsed: list[str] = []
-    parse = load._parse
+    seen: list[str] = []
+    parse = walker.parse
 
     def counting(path: str, data: bytes) -> Any:
-        parsed.append(path)
+        seen.append(path)
         return parse(path, data)
 
-    monkeypatch.setattr(load, "_parse", counting)
-    return parsed
+    monkeypatch.setattr(walker, "parse", counting)
+    return seen
 
 
 def _entries(store: ManifestCache) -> list[Path]:
@@ -201,15 +200,15 @@ MALFORMED: list[object] = [
 
 
 def test_the_shape_check_accepts_what_is_stored() -> None:
-    assert cache.well_formed(tuple(GOOD)) == GOOD
-    assert cache.well_formed(tuple(cache.Entities().parsed(None))) is not None
+    assert parsed.well_formed(tuple(GOOD)) == GOOD
+    assert parsed.well_formed(tuple(parsed.Entities().parsed(None))) is not None
 
 
 @pytest.mark.parametrize("payload", MALFORMED)
 def test_a_malformed_entry_is_never_trusted(
     store: ManifestCache, parses: list[str], payload: object
 ) -> None:
-    assert cache.well_formed(payload) is None
+    assert parsed.well_formed(payload) is None
     _write(Path("m"), TWO_FILES)
     fresh = read_manifests(["m"], store=store)
     keys = [f"{entry.parent.name}{entry.name}" for entry in _entries(store)]
@@ -225,11 +224,11 @@ def test_another_version_or_loader_misses(
 ) -> None:
     _write(Path("m"), TWO_FILES)
     read_manifests(["m"], store=store)
-    monkeypatch.setattr(load, "__version__", "99.0")
+    monkeypatch.setattr(reader, "__version__", "99.0")
     parses.clear()
     read_manifests(["m"], store=store)
     assert len(parses) == 2
-    monkeypatch.setattr(load, "_Loader", __import__("yaml").SafeLoader)
+    monkeypatch.setattr(walker, "LOADER", __import__("yaml").SafeLoader)
     parses.clear()
     read_manifests(["m"], store=store)
     assert len(parses) == 2
@@ -316,19 +315,19 @@ def test_an_entry_that_plainly_fits_is_one_the_models_accept(
     that are otherwise valid: each entry load does not hand to the models (it plainly fits),
     the models accept."""
     checked: list[dict[str, Written]] = []
-    findings = models.entry_findings
+    judge = problems.entry_problems
 
-    def recording(entry_kind: Kind, fields: Any) -> list[models.Finding]:
-        checked.append(dict(fields))
-        return findings(entry_kind, fields)
+    def recording(entry_kind: Kind, written: Any) -> list[problems.FieldProblem]:
+        checked.append(dict(written))
+        return judge(entry_kind, written)
 
-    monkeypatch.setattr(models, "entry_findings", recording)
+    monkeypatch.setattr(problems, "entry_problems", recording)
     base = {"id": "X1", "name": "N", "client_id": "C1", "brand_id": "B1"}
     texts = ["Acme", '""', "yes", "false", "12", "~", "[a]", "{a: b}", "!custom x"]
     entries = []
-    for name in sorted([*models.ENTRY_FIELDS[kind], "colour"]):
+    for name in sorted([*fields.ENTRY_FIELDS[kind], "colour"]):
         for text in texts:
-            entry = {k: v for k, v in base.items() if k in models.ENTRY_FIELDS[kind]}
+            entry = {k: v for k, v in base.items() if k in fields.ENTRY_FIELDS[kind]}
             entries.append(entry | {name: text})
     lines = ["  - " + "\n    ".join(f"{k}: {v}" for k, v in e.items()) for e in entries]
     Path("m.yaml").write_text(f"source: JIRA\n{kind.plural}:\n" + "\n".join(lines) + "\n")
@@ -339,7 +338,7 @@ def test_an_entry_that_plainly_fits_is_one_the_models_accept(
     assert plainly_fit
     assert len(plainly_fit) + len(checked) == len(entries)
     for fitting in plainly_fit:
-        assert findings(kind, fitting) == [], fitting
+        assert judge(kind, fitting) == [], fitting
 
 
 def _written(text: str) -> Written:
@@ -429,3 +428,44 @@ def test_the_state_fast_path_agrees_with_the_models(document: dict[str, Any]) ->
         assert dict(fast.records) == dict(slow.records)
         assert all(isinstance(r.attributes, MappingProxyType) for r in fast.records.values())
     assert document is not STATE or fast is not None  # the usual file takes the fast path
+
+
+def test_the_plain_tables_are_what_the_models_accept() -> None:
+    """fields.py derives from the API's field tables what schema.py's models declare: the
+    fields of each entry (in the order messages list them), the required ones, the sections."""
+    from reconciler.manifests.schema import ENTRY_MODELS, ManifestFile
+
+    for kind, model in ENTRY_MODELS.items():
+        declared = sorted(model.model_fields, key=lambda name: name in fields.FLAG_FIELDS)
+        assert fields.ENTRY_ORDER[kind] == tuple(declared)
+        assert fields.ENTRY_FIELDS[kind] == frozenset(model.model_fields)
+        required = {name for name, info in model.model_fields.items() if info.is_required()}
+        assert fields.REQUIRED_FIELDS[kind] == required
+    assert tuple(ManifestFile.model_fields) == fields.TOP_LEVEL_KEYS
+
+
+STR, BOOL, INT = fields.STR_TAG, fields.BOOL_TAG, fields.CORE_TAG + "int"
+TOP_LEVELS: list[tuple[dict[str, Written], set[str], bool]] = [
+    ({"source": Written(STR, "JIRA")}, {"clients"}, True),
+    ({"source": Written(STR, "JIRA")}, set(), False),
+    ({}, set(), False),
+    ({}, {"brands"}, False),
+    ({}, {"brands"}, True),
+    ({"source": Written(STR, "jira")}, {"clients"}, True),
+    ({"source": Written(INT, "12")}, set(), False),
+    ({"source": Written(BOOL, "yes")}, set(), False),
+    ({"source": Written(STR, "JIRA"), "clients": Written(STR, "x")}, set(), True),
+    ({"source": Written(STR, "JIRA"), "colour": Written(STR, "red")}, set(), False),
+    ({"source": Written(STR, "JIRA")}, {"clients", "products"}, True),
+]
+
+
+@pytest.mark.parametrize(("values", "lists", "declares"), TOP_LEVELS)
+def test_a_top_level_that_plainly_fits_is_one_the_models_accept(
+    values: dict[str, Written], lists: set[str], declares: bool
+) -> None:
+    found = problems.top_level_problems(values, lists, declares)
+    if fields.top_level_fits(values, lists, declares):
+        assert found == []
+    else:
+        assert found  # each case here that does not plainly fit has a problem to report

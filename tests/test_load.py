@@ -1,4 +1,4 @@
-"""load.read_manifests: discovery, YAML walking, every problem at its exact path:line:col."""
+"""read_manifests: discovery, YAML walking, every problem at its exact path:line:col."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from reconciler.core import validation as validate
 from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, Kind, ResourceKey
 from reconciler.errors import Location, ManifestError, UsageError
-from reconciler.manifests import reader as load
+from reconciler.manifests import walker
 from reconciler.manifests.cache import ManifestCache
 from reconciler.manifests.reader import read_manifests
 from reconciler.manifests.schema import ENTRY_MODELS, ManifestFile, ProductEntry
@@ -402,7 +402,7 @@ def test_each_problem_at_its_place_whatever_reads_the_file(
     time every file read without a problem before is served by the cache (the others are
     never stored). Syntax errors are worded differently by the pure-Python loader: there,
     only their place and `invalid YAML` are compared."""
-    monkeypatch.setattr(load, "_Loader", LOADERS[loader])
+    monkeypatch.setattr(walker, "LOADER", LOADERS[loader])
     store = ManifestCache(Path("cache")) if served == "cached" else None
     found = _problems(files, store=store)
     if store is not None:

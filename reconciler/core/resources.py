@@ -6,10 +6,10 @@ Pure module: standard library only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, TypeVar, get_args, overload
 
 from reconciler.errors import Location
 
@@ -29,6 +29,7 @@ Source = Literal[
     "GLOBANT",
 ]
 SOURCES: tuple[str, ...] = get_args(Source)
+_T = TypeVar("_T")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -137,15 +138,22 @@ class Declared:
     protect: bool = False  # `protect: true`: never deleted by a prune while recorded so
 
 
-def in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:
-    """`keys` sorted by `ResourceKey.sort_key` (kind, then source, then id), in effect: grouped
-    by kind and sorted within each as plain tuples, compared in C without a key function."""
-    by_kind: dict[Kind, list[ResourceKey]] = {kind: [] for kind in KINDS}
-    for key in keys:
-        by_kind[key.kind].append(key)
-    ordered: list[ResourceKey] = []
+@overload
+def in_apply_order(items: Iterable[ResourceKey]) -> list[ResourceKey]: ...
+@overload
+def in_apply_order(items: Iterable[_T], key: Callable[[_T], ResourceKey]) -> list[_T]: ...
+def in_apply_order(
+    items: Iterable[Any], key: Callable[[Any], ResourceKey] | None = None
+) -> list[Any]:
+    """`items` (keys, or values whose `key` gives theirs) sorted by `ResourceKey.sort_key` —
+    kind, then source, then id — in effect: grouped by kind, then sorted within each by the key
+    itself, a plain tuple compared in C without a Python key function."""
+    by_kind: dict[Kind, list[Any]] = {kind: [] for kind in KINDS}
+    for item in items:
+        by_kind[(item if key is None else key(item)).kind].append(item)
+    ordered: list[Any] = []
     for kind in KINDS:
-        ordered += sorted(by_kind[kind])
+        ordered += sorted(by_kind[kind], key=key)
     return ordered
 
 

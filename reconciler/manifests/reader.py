@@ -1,59 +1,41 @@
-"""Manifest files to Desired: the first stage of the pipeline (load → validate → graph → plan).
+"""Manifest files to Desired: the first stage of the pipeline (docs/architecture.md).
 
-The only module that imports `yaml` and reads manifest files. It walks the parser's events of
-each file (never constructs Python objects with PyYAML, never holds a whole file's node tree):
-every value keeps its tag, its text as written and its line:col. Each entry is checked against
-`schema` as soon as it ends, and every problem, in every file, becomes a Problem at an exact
-file:line:col. A file with YAML anchors or aliases is composed into a node tree instead,
-checked not to expand past a limit, and walked as the same events. With a `ManifestCache`, a file
-read before without a problem is not parsed again (`reconciler/cache.py`). Never a network call.
+Part of the manifests edge: finds the files (`discovery.py`), parses each (`walker.py`) or
+takes it from the cache (`cache.py`) when its bytes were read before without a problem, checks
+everything declared across files (`core.validation`), and raises every problem of every file
+at once (ManifestError). Never a network call.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import operator
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from reconciler import __version__
-from reconciler.core import resources
-from reconciler.core import validation as validate
-from reconciler.core.resources import KINDS, SOURCES, SPECS, Declared, Desired, Kind
+from reconciler.core.resources import Declared, Desired, in_apply_order
 from reconciler.core.validation import check_declared
-from reconciler.errors import Location, ManifestError, Problem, UsageError
-from reconciler.manifests import cache
-from reconciler.manifests import schema as models
-from reconciler.manifests.cache import Layout, ManifestCache, Parsed
-from reconciler.manifests.schema import SECTIONS, Finding, Written
+from reconciler.errors import Location, ManifestError, Problem
+from reconciler.manifests import walker
+from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.discovery import discover
+from reconciler.manifests.parsed import declared, well_formed
 from reconciler.memory import no_gc
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
-_STR = models.STR_TAG
-_BOOL = models.BOOL_TAG
-_MERGE = "tag:yaml.org,2002:merge"
-_SUFFIXES = (".yaml", ".yml")
-_MIN_EXPANSION = 100_000  # nodes an alias-expanded document may always reach
-_EXPANSION_FACTOR = 10  # ... or this many times the nodes actually written
-_CACHE_FORMAT = "1"  # what a cache entry holds: cache.Parsed, from this module's walk
+_CACHE_FORMAT = "1"  # what a cache entry holds: parsed.Parsed, from walker.parse
 _KEY = operator.attrgetter("key")
-_KNOWN = {kind: frozenset(spec.fields) for kind, spec in SPECS.items()}  # sent to COR
-_TEXT_FIELDS = {kind: fields - models.FLAG_FIELDS for kind, fields in models.ENTRY_FIELDS.items()}
-
-_Scalar = yaml.ScalarEvent
-_MappingStart = yaml.MappingStartEvent
-_MappingEnd = yaml.MappingEndEvent
-_SequenceStart = yaml.SequenceStartEvent
-_SequenceEnd = yaml.SequenceEndEvent
-_Alias = yaml.AliasEvent
-_Event = Any  # a yaml event: the parser's, or one made from a composed node (_node_events)
-_Pair = tuple[_Event, _Event]  # key, value
+_HERE = Path(__file__).parent
+# What a file's reading depends on besides its bytes: these modules' sources (see _salt).
+_SOURCES = (
+    *sorted(_HERE.glob("*.py")),
+    _HERE.parent / "core" / "resources.py",
+    _HERE.parent / "core" / "validation.py",
+)
 
 
 def read_manifests(
@@ -67,7 +49,7 @@ def read_manifests(
     """
     problems: list[Problem] = []
     entities: list[Declared] = []
-    files = _discover(paths)
+    files = discover(paths)
     salt = _salt() if store is not None else b""
     digests = []
     with no_gc():  # 100,000 acyclic values: no collection would free any
@@ -83,37 +65,7 @@ def read_manifests(
                 store.put(checked, True)  # the same files together: checked, no need again
         if problems:
             raise ManifestError(problems)
-        return {entity.key: entity for entity in _in_apply_order(entities)}
-
-
-def _in_apply_order(entities: list[Declared]) -> list[Declared]:
-    """Sorted by ResourceKey.sort_key, in effect: by kind, then by the keys themselves (within a
-    kind they order by source, then id), compared in C rather than through a key function."""
-    by_kind: dict[Kind, list[Declared]] = {kind: [] for kind in KINDS}
-    for entity in entities:
-        by_kind[entity.key.kind].append(entity)
-    ordered = []
-    for kind in KINDS:
-        ordered += sorted(by_kind[kind], key=_KEY)
-    return ordered
-
-
-def _discover(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    found: dict[str, str] = {}  # real path -> the path as discovered, so a file is read once
-    for arg in paths:
-        top = Path(arg)
-        if not top.exists():
-            raise UsageError(f"{os.fspath(arg)}: no such file or directory")
-        if not top.is_dir():
-            found.setdefault(os.path.realpath(top), str(top))
-            continue
-        for folder, subfolders, names in os.walk(top):
-            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-            for name in names:
-                if name.endswith(_SUFFIXES) and not name.startswith("."):
-                    path = os.path.join(folder, name)
-                    found.setdefault(os.path.realpath(path), path)
-    return sorted(found.values())
+        return {entity.key: entity for entity in in_apply_order(entities, _KEY)}
 
 
 def _read_file(
@@ -128,22 +80,22 @@ def _read_file(
     digest = hashlib.sha256(data).digest()
     key = hashlib.sha256(b"file\0" + salt + digest).hexdigest()
     if store is not None:
-        stored = cache.well_formed(store.get(key))
+        stored = well_formed(store.get(key))
         if stored is not None:
-            return [], cache.declared(path, stored), digest
-    problems, parsed = _parse(path, data)
+            return [], declared(path, stored), digest
+    problems, parsed = walker.parse(path, data)
     if store is not None and not problems:
         store.put(key, tuple(parsed))
-    return problems, cache.declared(path, parsed), digest
+    return problems, declared(path, parsed), digest
 
 
 def _salt() -> bytes:
     """Everything besides a file's bytes that its reading depends on: a change in any of it
     (an upgrade, another loader, an edited module) makes every cache entry a miss."""
-    parts = [_CACHE_FORMAT, __version__, sys.version, yaml.__version__, _Loader.__name__]
-    for module in (cache, models, resources, validate, sys.modules[__name__]):
+    parts = [_CACHE_FORMAT, __version__, sys.version, yaml.__version__, walker.LOADER.__name__]
+    for source in _SOURCES:
         try:
-            parts.append(hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest())
+            parts.append(hashlib.sha256(source.read_bytes()).hexdigest())
         except OSError:
             parts.append("?")
     return "\0".join(parts).encode() + b"\0"
@@ -156,377 +108,3 @@ def _checked_key(salt: bytes, files: list[str], digests: list[bytes]) -> str:
     for path, digest in zip(files, digests, strict=True):
         whole.update(path.encode("utf-8", "surrogateescape") + b"\0" + digest)
     return whole.hexdigest()
-
-
-def _parse(path: str, data: bytes) -> tuple[list[Problem], Parsed]:
-    nothing = cache.Entities().parsed(None)
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return [_decode_problem(path, data, error)], nothing
-    try:
-        try:
-            walk = _streamed(path, text)
-        except _Declined:
-            walk = _composed(path, text)
-    except yaml.YAMLError as error:
-        return [_syntax_problem(path, data, error)], nothing
-    except RecursionError:
-        return [Problem(Location(path, 1, 1), "the YAML is nested too deeply")], nothing
-    if walk is None:
-        return [], nothing
-    return walk.problems, walk.entities.parsed(walk.source)
-
-
-class _Declined(Exception):
-    """The streaming walk met an anchor, an alias or a second document: compose instead."""
-
-
-def _streamed(path: str, text: str) -> _Walk | None:
-    """Walks the parser's events as they come: no node tree, so little memory."""
-    loader = _Loader(text)
-    try:
-        events = loader.get_event
-        events()  # the stream's start
-        if isinstance(events(), yaml.StreamEndEvent):
-            return None  # empty, or only comments
-        walk = _Walk(path, events, loader)
-        walk.root(events())
-        events()  # the document's end
-        if not isinstance(events(), yaml.StreamEndEvent):
-            raise _Declined  # composing reports the second document as the parser has it
-        return walk
-    finally:
-        loader.dispose()
-
-
-def _composed(path: str, text: str) -> _Walk | None:
-    """Composes the node tree (aliases point at their anchor's node), refuses one that would
-    expand past the limit, and walks it as the parser's events would have come."""
-    root = yaml.compose(text, Loader=_Loader)
-    if root is None:
-        return None
-    walk = _Walk(path, _node_events(root).__next__, _Loader(""))
-    if "&" in text:  # no anchor, no alias: the document cannot expand
-        refused = _expansion_problem(path, root)
-        if refused is not None:
-            walk.problems.append(refused)
-            return walk
-    walk.root(walk.next())
-    return walk
-
-
-def _node_events(root: yaml.Node) -> Iterator[_Event]:
-    """The events of a composed tree, tags resolved, aliases expanded (bounded: checked first)."""
-    stack: list[Any] = [root]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, yaml.ScalarNode):
-            yield _Scalar(None, item.tag, (False, False), item.value, item.start_mark)
-        elif isinstance(item, yaml.SequenceNode):
-            yield _SequenceStart(None, item.tag, False, item.start_mark)
-            stack.append(_SequenceEnd(item.end_mark))
-            stack.extend(reversed(item.value))
-        elif isinstance(item, yaml.MappingNode):
-            yield _MappingStart(None, item.tag, False, item.start_mark)
-            stack.append(_MappingEnd(item.end_mark))
-            for key, value in reversed(item.value):
-                stack.extend((value, key))
-        else:
-            yield item  # the end of a collection
-
-
-class _Anything:
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-class _Walk:
-    """One document's events, in order, to its problems and entities (cache.Entities).
-
-    Pulls one event at a time. A pair with a complex, merge or repeated key is reported and its
-    value skipped, as is every value that is not a section's entry: only their first event
-    (tag, text, mark) matters. Meeting an anchor or an alias raises _Declined: those documents
-    are composed first (`_composed`), whose events carry none.
-    """
-
-    def __init__(self, path: str, events: Callable[[], _Event], loader: Any) -> None:
-        self.path = path
-        self.next = events
-        self.problems: list[Problem] = []
-        self.entities = cache.Entities()
-        self.source: str | None = None
-        self._resolve = loader.resolve
-        resolvers = loader.yaml_implicit_resolvers
-        self._resolved = None if None in resolvers else frozenset(resolvers)
-        # The first characters of a plain scalar that resolving may read as other than a str
-        # (all of them if some resolver matches any text): _declare's shortcut.
-        self._special = _Anything() if self._resolved is None else self._resolved
-
-    def root(self, event: _Event) -> None:
-        if isinstance(event, _MappingStart) and event.anchor is None:
-            self._document(event)
-            return
-        self._skip(event)
-        written = self._written(event)
-        if not (isinstance(event, _Scalar) and written.tag.endswith(":null")):
-            self._add(event, models.top_level_not_mapping(written))
-        # else: empty, or only `---`: declares nothing
-
-    def _document(self, start: _Event) -> None:
-        top: dict[str, _Pair] = {}
-        lists: set[str] = set()
-        declares = False
-        while (key := self.next()).__class__ is not _MappingEnd:
-            name = self._key(key, top)
-            value = self.next()
-            if name is None:
-                self._skip(value)
-                continue
-            top[name] = (key, value)
-            if name in SECTIONS and value.__class__ is _SequenceStart and value.anchor is None:
-                lists.add(name)
-                declares = self._section(SECTIONS[name], name) or declares
-            else:
-                self._skip(value)
-        values = {name: self._written(pair[1]) for name, pair in top.items() if name not in lists}
-        for finding in models.top_level_findings(values, lists, declares):
-            self._found(finding, start, top)
-        source = values.get("source")
-        if source is not None and source.tag == _STR and source.text in SOURCES:
-            self.source = source.text
-
-    def _section(self, kind: Kind, section: str) -> bool:
-        """Walks a section's entries; True if it has any."""
-        listed = False
-        while (item := self.next()).__class__ is not _SequenceEnd:
-            listed = True
-            if item.__class__ is _MappingStart and item.anchor is None:
-                self._entry(kind, item)
-            else:
-                self._skip(item)
-                self._add(item, models.entry_not_mapping(section, self._written(item)))
-        return listed
-
-    def _entry(self, kind: Kind, start: _Event) -> None:
-        """Reads an entry's pairs up to its end, collects it as declared (its known fields that
-        hold text, if its id is usable), and checks it against its model unless it plainly
-        fits (models.ENTRY_FIELDS). The hot loop: 100,000 entries take ~500,000 turns, so the
-        usual pair, a plain key then a scalar, is read and judged inline."""
-        events, special = self.next, self._special
-        known, text_fields = _KNOWN[kind], _TEXT_FIELDS[kind]
-        fields: dict[str, _Pair] = {}
-        names: list[str] = []
-        values: list[str] = []
-        lines: list[int] = []
-        columns: list[int] = []
-        odd = protect = False  # odd: a field that does not plainly fit
-        while True:
-            key = events()
-            name = key.value if key.__class__ is _Scalar else None
-            if name is None or key.tag is not None or key.anchor is not None or name in fields:
-                if key.__class__ is _MappingEnd:
-                    break
-                name = self._key(key, fields)
-            elif name == "<<":  # the only plain text YAML reads as a merge key
-                name = self._key(key, fields)
-            value = events()
-            if name is None:
-                self._skip(value)
-                continue
-            fields[name] = (key, value)
-            if value.__class__ is not _Scalar or value.anchor is not None:
-                self._skip(value)
-                odd = True
-                continue
-            text = value.value
-            tag = _STR if value.tag is None and text[:1] not in special else self._tag(value)
-            if tag == _STR and text:
-                if name in known:
-                    mark: Any = value.start_mark
-                    names.append(name)
-                    values.append(text)
-                    lines.append(mark.line)
-                    columns.append(mark.column + 1)
-                odd = odd or name not in text_fields
-            elif tag == _BOOL and name in models.FLAG_FIELDS:
-                protect = models.plain(Written(tag, text)) is True
-            else:
-                odd = True
-        self._add_entity(kind, fields, (names, values, lines, columns), protect)
-        if odd or not models.REQUIRED_FIELDS[kind] <= fields.keys():
-            written = {name: self._written(value) for name, (_, value) in fields.items()}
-            for finding in models.entry_findings(kind, written):
-                self._found(finding, start, fields)
-
-    def _add_entity(
-        self,
-        kind: Kind,
-        fields: dict[str, _Pair],
-        known: tuple[list[str], list[str], list[int], list[int]],
-        protect: bool,
-    ) -> None:
-        """Collects the entry as declared, if its id is usable: `known` are its known fields
-        that hold text (names, values, lines and columns)."""
-        id_value: Any = fields["id"][1] if "id" in fields else None
-        if id_value.__class__ is not _Scalar or not id_value.value or self._tag(id_value) != _STR:
-            return
-        names, values, lines, columns = known
-        start: Any = id_value.start_mark
-        line = start.line
-        relative = tuple([number - line for number in lines])
-        layout: Layout = (kind.rank, tuple(names), relative, tuple(columns))
-        self.entities.add(id_value.value, line + 1, start.column + 1, layout, values)
-        if protect:
-            self.entities.protect_last()
-
-    def _key(self, key: _Event, seen: dict[str, _Pair]) -> str | None:
-        """The key's text; None (reported) for a complex, merge or repeated key."""
-        if key.__class__ is not _Scalar:
-            self._skip(key)
-            self._add(key, models.COMPLEX_KEY)
-            return None
-        if key.anchor is not None:
-            raise _Declined
-        name: str = key.value
-        if (key.tag is not None or name.startswith("<")) and self._tag(key) == _MERGE:
-            self._add(key, models.MERGE_KEY)
-            return None
-        if name in seen:
-            first = seen[name][0].start_mark.line + 1
-            self._add(key, models.duplicate_key(name, first))
-            return None
-        return name
-
-    def _skip(self, event: _Event) -> None:
-        """Consumes the rest of the node `event` starts; declines at an anchor or alias."""
-        if event.__class__ is _Alias or event.anchor is not None:
-            raise _Declined
-        if event.__class__ is _Scalar:
-            return
-        depth = 1
-        while depth:
-            event = self.next()
-            kind = event.__class__
-            if kind is _MappingEnd or kind is _SequenceEnd:
-                depth -= 1
-            elif kind is _Alias or event.anchor is not None:
-                raise _Declined
-            elif kind is _MappingStart or kind is _SequenceStart:
-                depth += 1
-
-    def _tag(self, event: _Event) -> str:
-        """A scalar's tag, resolved as composing would: explicit, else from its plain text."""
-        tag: str | None = event.tag
-        if tag is not None and tag != "!":
-            return tag
-        if event.implicit[0] and (self._resolved is None or event.value[:1] in self._resolved):
-            resolved: str = self._resolve(yaml.ScalarNode, event.value, event.implicit)
-            return resolved
-        return _STR
-
-    def _written(self, event: _Event) -> Written:
-        if event.__class__ is _Scalar:
-            return Written(self._tag(event), event.value)
-        tag = event.tag
-        if tag is None or tag == "!":
-            kind = yaml.MappingNode if event.__class__ is _MappingStart else yaml.SequenceNode
-            tag = self._resolve(kind, None, event.implicit)
-        return Written(tag, None)
-
-    def _found(self, finding: Finding, whole: _Event, pairs: dict[str, _Pair]) -> None:
-        if finding.at == "whole":
-            self._add(whole, finding.message)
-        else:
-            self._add(pairs[finding.name][finding.at == "value"], finding.message)
-
-    def _add(self, event: _Event, message: str) -> None:
-        mark = event.start_mark
-        self.problems.append(Problem(Location(self.path, mark.line + 1, mark.column + 1), message))
-
-
-def _at(path: str, node: yaml.Node) -> Location:
-    mark = node.start_mark
-    return Location(path, mark.line + 1, mark.column + 1)
-
-
-def _offset_location(path: str, data: bytes, offset: int) -> Location:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    column = len(data[line_start:offset].decode("utf-8", errors="replace"))
-    return Location(path, data.count(b"\n", 0, offset) + 1, column + 1)
-
-
-def _decode_problem(path: str, data: bytes, error: UnicodeDecodeError) -> Problem:
-    byte = data[error.start]
-    return Problem(
-        _offset_location(path, data, error.start),
-        f"the file is not UTF-8: byte 0x{byte:02x} here is an {error.reason}; "
-        "save the file as UTF-8",
-    )
-
-
-def _syntax_problem(path: str, data: bytes, error: yaml.YAMLError) -> Problem:
-    if isinstance(error, yaml.reader.ReaderError):
-        offset = error.position  # libyaml counts bytes; the pure-Python reader characters
-        if _Loader is yaml.SafeLoader:
-            offset = len(data.decode("utf-8")[:offset].encode("utf-8"))
-        return Problem(_offset_location(path, data, offset), f"invalid YAML: {error.reason}")
-    if not isinstance(error, yaml.MarkedYAMLError):
-        return Problem(Location(path, 1, 1), f"invalid YAML: {error}")
-    mark = error.problem_mark or error.context_mark
-    location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-    if error.problem and "another document" in error.problem:
-        return Problem(location, models.SECOND_DOCUMENT)
-    message = f"invalid YAML: {error.problem or error.context}"
-    if error.context and error.problem and error.context_mark:
-        context_mark = error.context_mark
-        message += (
-            f" ({error.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
-        )
-    return Problem(location, message)
-
-
-def _expansion_problem(path: str, root: yaml.Node) -> Problem | None:
-    """Refuses a document whose aliases would expand it past the limit, without expanding it.
-
-    Post-order walk over the distinct nodes, the expanded size of each memoized by identity.
-    """
-    limit = max(_MIN_EXPANSION, _EXPANSION_FACTOR * _count_nodes(root))
-    size: dict[int, int] = {}
-    on_path: set[int] = set()  # the ancestors of the node being visited
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            on_path.discard(id(node))
-            size[id(node)] = 1 + sum(size[id(child)] for child in _children(node))
-            if size[id(node)] > limit:
-                return Problem(_at(path, node), models.expansion_refused(limit))
-        elif id(node) in on_path:
-            return Problem(_at(path, node), models.RECURSIVE_ALIAS)
-        elif id(node) not in size:
-            on_path.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in _children(node))
-    return None
-
-
-def _count_nodes(root: yaml.Node) -> int:
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            stack.extend(_children(node))
-    return len(seen)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [child for pair in node.value for child in pair]
-    return []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ def _plain_doubts(in_doubt: object) -> frozenset[ResourceKey] | None:
 
 
 _quote = json.JSONEncoder(ensure_ascii=False).encode
+_KEY_OF = operator.attrgetter("key")
 
 
 def render_state(state: State) -> bytes:
@@ -144,7 +146,7 @@ def render_state(state: State) -> bytes:
     (`record_fields`) in apply order, attributes sorted, then the keys in doubt (only if any,
     so that a state without them reads as before), a trailing newline. Built by hand because
     json.dumps falls back to pure Python when indenting: five times slower at 100,000 records."""
-    records = [state.records[key] for key in in_apply_order(state.records)]
+    records = in_apply_order(state.records.values(), _KEY_OF)
     entries = ",".join(_render_record(record) for record in records)
     resources = f"[{entries}\n  ]" if entries else "[]"
     doubts = ",".join(_render_key(key) for key in in_apply_order(state.in_doubt))
