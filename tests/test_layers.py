@@ -55,7 +55,11 @@ RULES: dict[str, tuple[str, ...]] = {
 ONLY_IN: dict[str, tuple[str, ...]] = {
     "click": ("reconciler/cli/",),
     "httpx": ("reconciler/cor/client.py",),
-    "yaml": ("reconciler/manifests/reader.py", "reconciler/manifests/walker.py"),
+    "yaml": (
+        "reconciler/manifests/reader.py",
+        "reconciler/manifests/walker.py",
+        "reconciler/manifests/composed.py",
+    ),
     "deepdiff": ("reconciler/core/diff.py",),
     "pydantic": (
         "reconciler/core/saved_plan.py",

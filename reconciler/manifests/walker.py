@@ -5,7 +5,7 @@ parser's events of a file (never constructs Python objects with PyYAML, never ho
 file's node tree): every value keeps its tag, its text as written and its line:col. Each entry
 is checked as soon as it ends — against the plain tables of `fields.py`, and only if it does not
 plainly fit, against the models (`problems.py`) — and every problem becomes a Problem at an
-exact file:line:col. A file with YAML anchors or aliases is composed into a node tree instead,
+exact file:line:col. A file with YAML anchors or aliases is composed instead (composed.py),
 checked not to expand past a limit, and walked as the same events. The declarations come out
 as a `Parsed` (parsed.py): compact, and what the cache stores.
 """
@@ -13,14 +13,14 @@ as a `Parsed` (parsed.py): compact, and what the cache stores.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from reconciler.core.resources import SOURCES, SPECS, Kind
 from reconciler.errors import Location, Problem
-from reconciler.manifests import problems
+from reconciler.manifests import composed, problems
 from reconciler.manifests.fields import (
     BOOL_TAG,
     ENTRY_FIELDS,
@@ -37,8 +37,6 @@ from reconciler.manifests.problems import FieldProblem
 
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
 _MERGE = "tag:yaml.org,2002:merge"
-_MIN_EXPANSION = 100_000  # nodes an alias-expanded document may always reach
-_EXPANSION_FACTOR = 10  # ... or this many times the nodes actually written
 _KNOWN = {kind: frozenset(spec.fields) for kind, spec in SPECS.items()}  # sent to COR
 _TEXT_FIELDS = {kind: fields - FLAG_FIELDS for kind, fields in ENTRY_FIELDS.items()}
 
@@ -48,7 +46,7 @@ _MappingEnd = yaml.MappingEndEvent
 _SequenceStart = yaml.SequenceStartEvent
 _SequenceEnd = yaml.SequenceEndEvent
 _Alias = yaml.AliasEvent
-_Event = Any  # a yaml event: the parser's, or one made from a composed node (_node_events)
+_Event = composed.Event  # a yaml event: the parser's, or one replayed by composed.py
 _Pair = tuple[_Event, _Event]  # key, value
 
 
@@ -98,39 +96,17 @@ def _streamed(path: str, text: str) -> _Walk | None:
 
 
 def _composed(path: str, text: str) -> _Walk | None:
-    """Composes the node tree (aliases point at their anchor's node), refuses one that would
-    expand past the limit, and walks it as the parser's events would have come."""
-    root = yaml.compose(text, Loader=LOADER)
-    if root is None:
+    """Walks the document composed (composed.py): anchors and aliases, bounded."""
+    document = composed.compose(path, text, LOADER)
+    if document is None:
         return None
-    walk = _Walk(path, _node_events(root).__next__, LOADER(""))
-    if "&" in text:  # no anchor, no alias: the document cannot expand
-        refused = _expansion_problem(path, root)
-        if refused is not None:
-            walk.problems.append(refused)
-            return walk
-    walk.root(walk.next())
+    events, refused = document
+    walk = _Walk(path, events, LOADER(""))
+    if refused is not None:
+        walk.problems.append(refused)
+    else:
+        walk.root(walk.next())
     return walk
-
-
-def _node_events(root: yaml.Node) -> Iterator[_Event]:
-    """The events of a composed tree, tags resolved, aliases expanded (bounded: checked first)."""
-    stack: list[Any] = [root]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, yaml.ScalarNode):
-            yield _Scalar(None, item.tag, (False, False), item.value, item.start_mark)
-        elif isinstance(item, yaml.SequenceNode):
-            yield _SequenceStart(None, item.tag, False, item.start_mark)
-            stack.append(_SequenceEnd(item.end_mark))
-            stack.extend(reversed(item.value))
-        elif isinstance(item, yaml.MappingNode):
-            yield _MappingStart(None, item.tag, False, item.start_mark)
-            stack.append(_MappingEnd(item.end_mark))
-            for key, value in reversed(item.value):
-                stack.extend((value, key))
-        else:
-            yield item  # the end of a collection
 
 
 class _Anything:
@@ -347,11 +323,6 @@ class _Walk:
         self.problems.append(Problem(Location(self.path, mark.line + 1, mark.column + 1), message))
 
 
-def _at(path: str, node: yaml.Node) -> Location:
-    mark = node.start_mark
-    return Location(path, mark.line + 1, mark.column + 1)
-
-
 def _offset_location(path: str, data: bytes, offset: int) -> Location:
     line_start = data.rfind(b"\n", 0, offset) + 1
     column = len(data[line_start:offset].decode("utf-8", errors="replace"))
@@ -386,47 +357,3 @@ def _syntax_problem(path: str, data: bytes, error: yaml.YAMLError) -> Problem:
             f" ({error.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
         )
     return Problem(location, message)
-
-
-def _expansion_problem(path: str, root: yaml.Node) -> Problem | None:
-    """Refuses a document whose aliases would expand it past the limit, without expanding it.
-
-    Post-order walk over the distinct nodes, the expanded size of each memoized by identity.
-    """
-    limit = max(_MIN_EXPANSION, _EXPANSION_FACTOR * _count_nodes(root))
-    size: dict[int, int] = {}
-    on_path: set[int] = set()  # the ancestors of the node being visited
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            on_path.discard(id(node))
-            size[id(node)] = 1 + sum(size[id(child)] for child in _children(node))
-            if size[id(node)] > limit:
-                return Problem(_at(path, node), problems.expansion_refused(limit))
-        elif id(node) in on_path:
-            return Problem(_at(path, node), problems.RECURSIVE_ALIAS)
-        elif id(node) not in size:
-            on_path.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in _children(node))
-    return None
-
-
-def _count_nodes(root: yaml.Node) -> int:
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            stack.extend(_children(node))
-    return len(seen)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [child for pair in node.value for child in pair]
-    return []
