@@ -1,6 +1,6 @@
 # Two entry points for a fresh clone (Python >= 3.10 and make, nothing else):
 #   make demo   - the emulator on a free loopback port, then validate, plan, apply, plan
-#   make test   - format check, lint, types and the whole test suite
+#   make test   - format check, lint, types and the whole test suite (= make lint types unit)
 #   make bench  - validate and plan at 1,000 to 100,000 products against the YAML parser's
 #                 floor (bench/plan_speed.py, a few minutes), written to docs/benchmarks.md.
 #                 A quick smoke run that writes nothing: make bench SIZES=1000 RUNS=1 BENCH_OUT=
@@ -25,10 +25,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+test: lint types unit
+
+lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+types: $(STAMP)
 	$(BIN)/mypy
+
+unit: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
