@@ -1,0 +1,7 @@
+"""The COR edge: requests to COR's APIs and their answers (docs/client.md).
+
+`client` (CorClient: the only module that talks HTTP), `auth` (tokens), `retry` (the retry
+policy), `answers` (errors classified, ids and bodies read in every shape COR may send),
+`endpoints` (the default URLs, and which request each change becomes). Imports `core` and
+`errors`; httpx only in `client`.
+"""
