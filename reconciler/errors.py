@@ -24,6 +24,7 @@ Messages never carry a token, key or secret.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -33,9 +34,9 @@ EXIT_REFUSED = 4
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in a manifest file; line and column are 1-based."""
+class Location(NamedTuple):
+    """A place in a manifest file; line and column are 1-based. A NamedTuple: 100,000 entries
+    each carry one, made in a fraction of a frozen dataclass's time; they sort as tuples."""
 
     path: str
     line: int

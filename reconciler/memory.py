@@ -29,3 +29,10 @@ def no_gc() -> Iterator[None]:
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+def spare_the_last_collection() -> None:
+    """For a process about to end: what it made will never be freed by a collection, so the
+    interpreter's last collection at exit, which would scan every object still alive (a plan's
+    100,000 records: 0.2 s), is spared them."""
+    gc.freeze()

@@ -25,6 +25,7 @@ from reconciler.errors import (
     Problem,
     ReconcileError,
 )
+from reconciler.memory import spare_the_last_collection
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -74,4 +75,6 @@ def _failed(args: Sequence[str], code: int, message: str, problems: Sequence[Pro
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    sys.exit(run(argv))
+    code = run(argv)
+    spare_the_last_collection()  # the process ends here
+    sys.exit(code)

@@ -7,13 +7,16 @@ plan needs no credentials — and returns the changes in apply order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from enum import Enum
+from operator import attrgetter
 
 from reconciler.core.diff import FieldChange, field_changes
-from reconciler.core.resources import SPECS, Declared, Desired, Record, ResourceKey
+from reconciler.core.resources import SPECS, Declared, Desired, Record, ResourceKey, in_apply_order
+
+_KEY = attrgetter("key")
 
 
 class Action(str, Enum):
@@ -107,20 +110,26 @@ def build_plan(
     `in_doubt` are creates an earlier run started without learning the outcome (state.md).
     """
     changes = []
-    for key in _in_apply_order(desired):
-        change = _change_for(desired[key], recorded.get(key))
-        if change is not None and change.action is Action.CREATE and key in in_doubt:
+    for declared in in_apply_order(desired.values(), _KEY):
+        record = recorded.get(declared.key)
+        if (
+            record is not None  # the cheap check first: most records are equal
+            and record.attributes == declared.attributes
+            and record.protected == declared.protect
+        ):
+            continue
+        change = _change_for(declared, record)
+        if change.action is Action.CREATE and declared.key in in_doubt:
             change = replace(change, in_doubt=True)
-        if change is not None:
-            changes.append(change)
-    gone = [recorded[key] for key in _in_apply_order(k for k in recorded if k not in desired)]
+        changes.append(change)
+    gone = in_apply_order((r for k, r in recorded.items() if k not in desired), _KEY)
     deleted = [record for record in gone if prune and not record.protected]
     changes += [
         Change(Action.DELETE, record.key, record.attributes, record.cor_id)
         for record in sorted(deleted, key=_delete_order)
     ]
     kept = tuple(record for record in gone if not prune or record.protected)
-    lost = tuple(_in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
+    lost = tuple(in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
     return Plan(tuple(changes), kept, lost)
 
 
@@ -129,17 +138,12 @@ def _delete_order(record: Record) -> tuple[int, str, str]:
     return (-record.key.kind.rank, record.key.source, record.key.id)
 
 
-def _in_apply_order(keys: Iterable[ResourceKey]) -> list[ResourceKey]:
-    return sorted(keys, key=ResourceKey.sort_key)
-
-
-def _change_for(declared: Declared, record: Record | None) -> Change | None:
+def _change_for(declared: Declared, record: Record | None) -> Change:
+    """The change that makes `record` (None: not recorded) what is `declared`; they differ."""
     key, protect = declared.key, declared.protect
     if record is None:
         return Change(Action.CREATE, key, declared.attributes, protect=protect)
-    same = record.attributes == declared.attributes  # the cheap check first: most are equal
-    if same and record.protected == protect:
-        return None
+    same = record.attributes == declared.attributes
     diffs = () if same else field_changes(record.attributes, declared.attributes)
     if record.protected != protect:  # recorded in the state only: no request
         diffs += (FieldChange("protect", _flag(record.protected), _flag(protect)),)
