@@ -1,7 +1,8 @@
 # Two entry points for a fresh clone (Python >= 3.10 and make, nothing else):
 #   make demo   - the emulator on a free loopback port, then validate, plan, apply, plan
 #   make test   - format check, lint, types and the whole test suite (= make lint types unit)
-#   make bench  - validate and plan at 1,000 to 100,000 products against the YAML parser's
+#   make bench  - start-up (--version, validate of the examples: bench/startup.py), then
+#                 validate and plan at 1,000 to 100,000 products against the YAML parser's
 #                 floor (bench/plan_speed.py, a few minutes), written to docs/benchmarks.md.
 #                 A quick smoke run that writes nothing: make bench SIZES=1000 RUNS=1 BENCH_OUT=
 #   make bench-apply - parallel apply of 5,000 products against the emulator at 20 ms per
@@ -38,6 +39,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python bench/startup.py --runs $(if $(filter 1,$(RUNS)),1,20) $(if $(BENCH_OUT),--write $(BENCH_OUT))
 	$(BIN)/python bench/plan_speed.py --sizes $(SIZES) --runs $(RUNS) $(if $(BENCH_OUT),--write $(BENCH_OUT))
 
 fmt: $(STAMP)
