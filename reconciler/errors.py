@@ -1,4 +1,4 @@
-"""The one exception family of reconciler; `cli.py` maps it to exit codes.
+"""The one exception family of reconciler; `cli/boundary.py` maps it to exit codes.
 
 Pure module: imports nothing but the standard library.
 

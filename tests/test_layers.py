@@ -58,7 +58,7 @@ ONLY_IN: dict[str, tuple[str, ...]] = {
     "yaml": (
         "reconciler/manifests/reader.py",
         "reconciler/manifests/walker.py",
-        "reconciler/manifests/composed.py",
+        "reconciler/manifests/composer.py",
     ),
     "deepdiff": ("reconciler/core/diff.py",),
     "pydantic": (

@@ -1,8 +1,9 @@
 """Declared versus recorded: the plan, as data.
 
-Pure core (`load → validate → plan → render → apply`): no file, network, clock or terminal.
-`build_plan` compares what the manifests declare with what the state records — offline, so a
-plan needs no credentials — and returns the changes in apply order.
+Pure core: the `plan` stage of `manifests → validate → plan → (limits) → render`
+(docs/architecture.md); no file, network, clock or terminal. `build_plan` compares what the
+manifests declare with what the state records — offline, so a plan needs no credentials — and
+returns the changes in apply order.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Plan:
     not_declared: tuple[Record, ...]  # recorded, no longer declared, and kept (not pruned)
     # Creates an earlier apply may have carried out, no longer declared: they may exist in COR.
     in_doubt_not_declared: tuple[ResourceKey, ...] = ()
-    # Deletion limits the plan breaks (safety.py); `forced`: --force lets it pass anyway.
+    # Deletion limits the plan breaks (limits.py); `forced`: --force lets it pass anyway.
     limits_broken: tuple[str, ...] = ()
     forced: bool = False
 

@@ -1,4 +1,4 @@
-"""Cross-entity checks over everything the manifests declare (after `load`, before `graph`).
+"""Cross-entity checks over everything the manifests declare: the `validate` stage, before `plan`.
 
 Pure module: standard library and reconciler's shared vocabulary only. It sees Declared values,
 never files: duplicates, dangling references and a product whose client is not its brand's.

@@ -5,7 +5,7 @@ parser's events of a file (never constructs Python objects with PyYAML, never ho
 file's node tree): every value keeps its tag, its text as written and its line:col. Each entry
 is checked as soon as it ends — against the plain tables of `fields.py`, and only if it does not
 plainly fit, against the models (`problems.py`) — and every problem becomes a Problem at an
-exact file:line:col. A file with YAML anchors or aliases is composed instead (composed.py),
+exact file:line:col. A file with YAML anchors or aliases is composed instead (composer.py),
 checked not to expand past a limit, and walked as the same events. The declarations come out
 as a `Parsed` (parsed.py): compact, and what the cache stores.
 """
@@ -20,7 +20,7 @@ import yaml
 
 from reconciler.core.resources import SOURCES, SPECS, Kind
 from reconciler.errors import Location, Problem
-from reconciler.manifests import composed, problems
+from reconciler.manifests import composer, problems
 from reconciler.manifests.fields import (
     BOOL_TAG,
     ENTRY_FIELDS,
@@ -46,7 +46,7 @@ _MappingEnd = yaml.MappingEndEvent
 _SequenceStart = yaml.SequenceStartEvent
 _SequenceEnd = yaml.SequenceEndEvent
 _Alias = yaml.AliasEvent
-_Event = composed.Event  # a yaml event: the parser's, or one replayed by composed.py
+_Event = composer.Event  # a yaml event: the parser's, or one replayed by composer.py
 _Pair = tuple[_Event, _Event]  # key, value
 
 
@@ -96,8 +96,8 @@ def _streamed(path: str, text: str) -> _Walk | None:
 
 
 def _composed(path: str, text: str) -> _Walk | None:
-    """Walks the document composed (composed.py): anchors and aliases, bounded."""
-    document = composed.compose(path, text, LOADER)
+    """Walks the document composed (composer.py): anchors and aliases, bounded."""
+    document = composer.compose(path, text, LOADER)
     if document is None:
         return None
     events, refused = document
