@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 RECONCILER = [sys.executable, "-m", "reconciler"]
@@ -104,20 +105,6 @@ def plan_cpu(folder: Path) -> float:
     return child_cpu() - cpu0
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
-
-
 def report(runs: list[Run], latency_ms: float, products: int, baseline: float) -> str:
     lines = [
         f"Parallel apply: {products:,} products ({runs[0].requests:,} creates with their clients "
@@ -176,6 +163,7 @@ def main() -> int:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--write", type=Path, help="replace this section of the Markdown file")
     options = parser.parse_args()
+    load_before = os.getloadavg()[0]
     emulator, url = start_emulator(options.latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
@@ -190,24 +178,9 @@ def main() -> int:
         emulator.terminate()
         emulator.wait()
     text = report(runs, options.latency_ms, options.products, baseline)
-    text += f"\nMachine: {machine()}. The emulator ran on the same machine, as its own process.\n"
-    print(text)
-    if options.write:
-        replace_section(options.write, "## Parallel apply", text)
+    text += "\nThe emulator ran on the same machine, as its own process.\n"
+    publish(text, "## Parallel apply", options.write, load_before)
     return 0
-
-
-def replace_section(path: Path, heading: str, body: str) -> None:
-    """Put `body` under `heading` in `path`, replacing what was there up to the next `## `."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = f"{heading}\n\n{body}"
-    if heading in text:
-        start = text.index(heading)
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

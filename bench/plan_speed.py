@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apply_parallel import machine, replace_section
+from publish import publish
 
 RECONCILER = [sys.executable, "-m", "reconciler"]
 FLOOR = (
@@ -389,7 +389,7 @@ def main() -> int:
         size, layout, folder = options.generate
         print(json.dumps(generate(int(size), layout, Path(folder))))
         return 0
-    load_before = os.getloadavg()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
         cases = [
             Case(size, layout, Path(tmp) / f"{size}-{layout}")
@@ -401,15 +401,8 @@ def main() -> int:
             for run in range(options.runs):
                 case.run_once()
                 print(f"N={case.size:,} {case.layout}: run {run + 1} done", file=sys.stderr)
-    load_after = os.getloadavg()
     text = report(cases, options.runs)
-    text += (
-        f"\nMachine: {machine()}. Load average (1 min) {load_before[0]:.2f} before the run, "
-        f"{load_after[0]:.2f} after.\n"
-    )
-    print(text)
-    if options.write:
-        replace_section(options.write, "## Plan and validate", text)
+    publish(text, "## Plan and validate", options.write, load_before)
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from apply_parallel import machine, replace_section
+from publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -72,19 +72,12 @@ def main() -> int:
     results: dict[str, list[float]] = {name: [] for name in COMMANDS}
     for argv, _ in COMMANDS.values():  # one warm-up each: the file cache, the .pyc files
         timed(argv)
-    load_before = os.getloadavg()
+    load_before = os.getloadavg()[0]
     for _ in range(options.runs):
         for name, (argv, _) in COMMANDS.items():
             results[name].append(timed(argv))
-    load_after = os.getloadavg()
     text = report(results, options.runs)
-    text += (
-        f"\nMachine: {machine()}. Load average (1 min) {load_before[0]:.2f} before the run, "
-        f"{load_after[0]:.2f} after.\n"
-    )
-    print(text)
-    if options.write:
-        replace_section(options.write, "## Start-up", text)
+    publish(text, "## Start-up", options.write, load_before)
     return 0
 
 

@@ -13,7 +13,13 @@ import click
 from reconciler.actions.readback import read_records
 from reconciler.cli.connection import ConnectionOptions, client_options
 from reconciler.cli.console import colour
-from reconciler.cli.options import DEFAULT_PATHS, no_color_option, paths_argument, state_option
+from reconciler.cli.options import (
+    DEFAULT_PATHS,
+    format_option,
+    no_color_option,
+    paths_argument,
+    state_option,
+)
 from reconciler.cor.endpoints import DEFAULT_READ_API_URL
 from reconciler.core.audit import Audit, Finding, ReadError, audit_offline, build_audit
 from reconciler.core.drift import audit_drift
@@ -38,14 +44,7 @@ from reconciler.state.store import load_state
     show_default=True,
     help="COR's main API, read by COR id with --remote.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs, markdown for a comment (docs/audit.md).",
-)
+@format_option("text for people, json for programs, markdown for a comment (docs/audit.md).")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when something disagrees, 0 if all agree."
 )

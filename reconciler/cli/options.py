@@ -39,6 +39,18 @@ no_color_option = click.option(
 )
 
 
+def format_option(help: str) -> Callable[[F], F]:
+    """--format text|json|markdown, received as `output_format`; `help` names the docs."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
 def gathered(names: tuple[str, ...], into: str, build: Callable[..., Any]) -> Callable[[F], F]:
     """Hand the click parameters `names` to the command as one value, `into=build(**them)`,
     so a family of options travels as one object instead of one argument each."""

@@ -14,6 +14,7 @@ from reconciler.cli.console import colour, stderr_log
 from reconciler.cli.options import (
     DEFAULT_PATHS,
     cache_options,
+    format_option,
     no_color_option,
     paths_argument,
     prune_options,
@@ -37,14 +38,9 @@ from reconciler.state.store import load_state
 @click.command()
 @paths_argument
 @state_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs (docs/plan-json.md), markdown for a pull-request "
-    "comment (docs/plan-markdown.md).",
+@format_option(
+    "text for people, json for programs (docs/plan-json.md), markdown for a pull-request "
+    "comment (docs/plan-markdown.md)."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 if none.")
 @click.option(
