@@ -3,8 +3,8 @@
 Every `import` in `reconciler/`, at the top of a module or inside a function, is read from the
 source (ast) and checked against the rules below; a new import that crosses a layer fails here
 with the module, the line and the rule. The start-up tests check that a command imports what it
-needs only: `--version` no third-party library but click, `validate` and a no-change `plan` no
-pydantic, httpx or deepdiff.
+needs only: `--version` no third-party library but click, `validate` and a `plan` in which no
+record differs no pydantic, httpx or deepdiff.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Runs a plan through the COR client, recording every success before it counts as done.
+"""The `send` and `record` stages of apply (`plan → schedule → send → record`): runs a plan
+through the COR client, recording every success before it counts as done.
 
 Orchestration over injected edges (`actions.edges`): the CLI injects `send` (the client) and a
 `Recorder` (the state store), so this is tested with the emulator or any fake. Up to `parallelism`
@@ -112,11 +113,11 @@ class _Run:
         cor_ids: dict[ResourceKey, int],
     ) -> None:
         self.plan, self.recorder, self.report, self.cor_ids = plan, recorder, report, cor_ids
-        self.graph = Scheduler(plan.changes)
+        self.scheduler = Scheduler(plan.changes)
         self.order = {change.key: index for index, change in enumerate(plan.changes)}
         self.results: list[Result] = []
         self.in_flight: dict[Future[Result], Change] = {}
-        self.starting: list[Change] = []  # handed out by the graph, not yet submitted
+        self.starting: list[Change] = []  # handed out by the scheduler, not yet submitted
         self.unfinished: list[Change] = []
         self.not_done: dict[ResourceKey, Outcome] = {}  # failed or skipped: never came to be
         self.interrupted = False
@@ -147,10 +148,10 @@ class _Run:
         """Take the changes free to start, up to the limit, journaling each create's intent."""
         while (
             not self.stopping
-            and self.graph.has_ready()
+            and self.scheduler.has_ready()
             and len(self.in_flight) + len(self.starting) < limit
         ):
-            change = self.graph.next_ready()
+            change = self.scheduler.next_ready()
             if change.action is Action.CREATE:
                 self.recorder.intend(change.key)
             self.starting.append(change)
@@ -171,17 +172,17 @@ class _Run:
         del self.in_flight[future]
         if result.outcome is Outcome.DELETED:
             self.recorder.forget(change.key)
-            self.graph.succeeded(change.key)
+            self.scheduler.succeeded(change.key)
         elif result.cor_id is not None:
             self.recorder.record(change.record(result.cor_id))
             self.cor_ids[change.key] = result.cor_id
-            self.graph.succeeded(change.key)
+            self.scheduler.succeeded(change.key)
         else:
             if change.action is Action.CREATE and result.rejected:
                 self.recorder.resolve(change.key)
             self.not_done[change.key] = result.outcome
         self.settled(result)
-        for dependant, missing in self.graph.unreachable(change.key):
+        for dependant, missing in self.scheduler.unreachable(change.key):
             why = "was skipped" if self.not_done[missing] is Outcome.SKIPPED else "failed"
             self.not_done[dependant.key] = Outcome.SKIPPED
             self.settled(
@@ -194,7 +195,7 @@ class _Run:
 
     def finish(self) -> ApplyReport:
         remaining = sorted(
-            [*self.unfinished, *self.graph.not_started()], key=lambda c: self.order[c.key]
+            [*self.unfinished, *self.scheduler.not_started()], key=lambda c: self.order[c.key]
         )
         return ApplyReport(tuple(self.results), tuple(remaining), self.interrupted, self.stopped_by)
 

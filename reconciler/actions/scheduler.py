@@ -1,11 +1,13 @@
 """Which planned change waits for which: the dependency bookkeeping of a parallel apply.
 
-Pure core. A change waits only for the creates in the same plan that it references (a brand
-for its own client, a product for its client and brand); everything else it references is
-already recorded. A delete waits the other way round: for the deletes of the records that
-refer to it (a brand for its products), since COR refuses to delete a parent with dependants.
-Manifests validation guarantees references point at declared records and
-the kinds make the graph acyclic (client ← brand ← product).
+The `schedule` stage of apply (`plan → schedule → send → record`): pure, though it lives in
+`actions/` beside its one user, `apply.py`; imports core values only. A change waits only for
+the creates in the same plan that it references (a brand for its own client, a product for its
+client and brand); everything else it references is already recorded. A delete waits the other
+way round: for the deletes of the records that refer to it (a brand for its products), since
+COR refuses to delete a parent with dependants. `core/validation` guarantees that references
+point at declared records, and the kinds make the dependencies acyclic (client ← brand ←
+product).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Part of the CLI. `COMMANDS` is the one list of commands, each in its own module: running one
 imports that module alone (and what it needs), so `reconciler --version` loads neither YAML,
-pydantic nor HTTP; `--help` loads them all to show their summaries. Imports click only.
+pydantic nor HTTP; `--help` loads them all to show their summaries. Imports click and
+`reconciler.__version__` only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure core, beside `plan.py`: no file, network, clock or terminal. `audit_offline` compares the
 manifests with the state (through `build_plan`, so an audit and a plan never disagree about
-what differs); `drift.py` adds what COR's read API says. Imports reconciler's vocabulary only.
+what differs); `drift.py` adds what COR's read API says. Imports core values only.
 """
 
 from __future__ import annotations

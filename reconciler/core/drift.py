@@ -1,9 +1,9 @@
 """What COR holds now against what the state records: drift, as data (docs/audit.md).
 
-Pure core: compares answers of COR's read API (fetched by `readback.py`) with the state's
+Pure core: compares answers of COR's read API (fetched by `actions/readback.py`) with the state's
 records; no file, network, clock or terminal. COR's answers are tolerated in every plausible
 shape: bare or enveloped (`{"data": {...}}`), ids as numbers or numeric strings, fields left
-out (not compared) or null (not set). Imports reconciler's vocabulary only.
+out (not compared) or null (not set). Imports core values only.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The vocabulary shared by every stage: kinds, sources, fields and resource values.
 
-Pure module: standard library only.
+Pure core: the vocabulary of every stage. Imports the standard library and `errors` (Location)
+only.
 """
 
 from __future__ import annotations

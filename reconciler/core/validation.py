@@ -1,7 +1,8 @@
 """Cross-entity checks over everything the manifests declare: the `validate` stage, before `plan`.
 
-Pure module: standard library and reconciler's shared vocabulary only. It sees Declared values,
-never files: duplicates, dangling references and a product whose client is not its brand's.
+Pure core, called by `manifests/reader.read_manifests` once every file is read; imports the
+standard library, core values and `errors` only. It sees Declared values, never files:
+duplicates, dangling references and a product whose client is not its brand's.
 """
 
 from __future__ import annotations

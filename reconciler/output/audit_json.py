@@ -1,7 +1,8 @@
 """Audits as JSON, for programs (docs/audit.md).
 
 Pure (`audit → render`): a function from an Audit to stable bytes (sorted keys). Keys, records
-and field changes take their shapes from `output.json_shapes`. Imports core values only.
+and field changes take their shapes from `output.json_shapes`. Imports core values and
+`output.json_shapes`, `output.plan_json` only.
 """
 
 from __future__ import annotations

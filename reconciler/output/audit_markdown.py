@@ -122,7 +122,8 @@ def _table(audit: Audit) -> list[str]:
         rows[READ_FAILED] = unread
     if not rows:
         return []
-    header = "| finding | " + " | ".join(k.plural for k in KINDS) + " |\n|:--|--:|--:|--:|\n"
+    names = " | ".join(kind.plural for kind in KINDS)
+    header = f"| finding | {names} |\n|:--|" + "--:|" * len(KINDS) + "\n"
     return [header + "".join(_row(title, row) for title, row in rows.items())]
 
 

@@ -1,6 +1,6 @@
 """Plans as Markdown, for a pull-request comment (docs/plan-markdown.md).
 
-Pure core (`plan → render`): a function from a Plan to a string; no file, clock or terminal.
+Pure (`plan → render`): a function from a Plan to a string; no file, clock or terminal.
 GitHub refuses longer comments, so the output never exceeds `limit` characters: the marker,
 heading, warnings and summary table always stay, and the details are trimmed by priority
 (replacements, deletes, in-doubt records, updates, creates, not-declared records), each kind saying

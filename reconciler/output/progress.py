@@ -2,7 +2,8 @@
 
 No terminal access here: the CLI injects `write` (stderr) and says whether it is a terminal.
 On a terminal, one status line is redrawn in place (and erased before each apply-diff line is
-printed, so the two never mix); elsewhere (CI logs), a plain line every few seconds.
+printed, so the two never mix); elsewhere (CI logs), a plain line every few seconds. Imports
+core values and `actions.outcomes` only.
 """
 
 from __future__ import annotations

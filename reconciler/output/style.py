@@ -1,6 +1,6 @@
 """How values are shown to people: colour, quoting, plain names and counts.
 
-Pure (`plan → render`): every renderer of `output/` shows user text (ids, names, COR's
+Pure (`… → render`): every renderer of `output/` shows user text (ids, names, COR's
 messages) through these functions, so no value can fake a line or break out of its markup.
 Imports the standard library and core values only.
 """
