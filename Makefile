@@ -36,7 +36,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist load --maxschedchunk 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py --runs $(if $(filter 1,$(RUNS)),1,20) $(if $(BENCH_OUT),--write $(BENCH_OUT))

@@ -1,13 +1,32 @@
-"""Shared test helpers: golden files, refreshed only with an explicit flag."""
+"""Fixtures every test folder shares (their types and helpers: tests/harness.py).
+
+- The environment: every test starts without COR_*, RECONCILER_* and NO_COLOR (autouse), with
+  the manifest cache outside the repository. Child processes inherit that cleaned environment.
+- `emulator`: ONE emulator per session (per xdist worker), reset before each test that uses it;
+  `emulator_env` points the CLI at it with its static token. Tests that need another
+  configuration (latency, faults, token lifetime) start their own EmulatorServer.
+- `work_folder`: a temporary folder made the current one, files written from a dict.
+- `cli`: `reconciler ...` in-process; (exit code, stdout, stderr), never a credential in either.
+- `golden`: golden files, refreshed only with an explicit flag (--update-golden).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler.cli import run
+from reconciler.emulator.server import EmulatorConfig, EmulatorServer
+from tests.harness import Cli, RunningEmulator, WorkFolder
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
+E2E = Path(__file__).parent / "e2e"
+OWN_VARIABLES = ("COR_", "RECONCILER_")  # what reconciler reads from the environment
+SECRET_VARIABLES = ("COR_TOKEN", "COR_CLIENT_SECRET")
+SESSION_EMULATOR = EmulatorConfig(port=0)  # the documented demo credentials (docs/emulator.md)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,6 +35,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/ from the current output (review the diff!)",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (make unit), tests/e2e/ goes first: its tests run real processes against
+    real waits, seconds each, so they start at once on every worker rather than leaving one
+    worker busy long after the others (with --maxschedchunk 1, each worker takes the next test
+    when it is free). A serial run keeps the usual order."""
+    if "PYTEST_XDIST_WORKER" in os.environ:  # every worker sorts its identical collection
+        items.sort(key=lambda item: E2E not in item.path.parents)
 
 
 @pytest.fixture
@@ -34,9 +62,81 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
     return check
 
 
+# --- the environment ------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's (or CI's) COR_*, RECONCILER_* or NO_COLOR: what a test
+    needs, it sets itself (monkeypatch.setenv); child processes inherit this environment."""
+    for name in list(os.environ):
+        if name.startswith(OWN_VARIABLES) or name == "NO_COLOR":
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(autouse=True)
 def _cache_outside_the_repository(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    _clean_environment: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tests never write a manifest cache into the working tree (or the user's folders)."""
     monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+# --- the emulator ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _session_emulator() -> Iterator[EmulatorServer]:
+    """Started once per session (per xdist worker), as httpx's test server is."""
+    with EmulatorServer(SESSION_EMULATOR) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(_session_emulator: EmulatorServer) -> RunningEmulator:
+    """The session's emulator on 127.0.0.1, reset: no record, fault, issued token or statistic
+    of an earlier test (COR ids start over too)."""
+    config = SESSION_EMULATOR
+    running = RunningEmulator(
+        _session_emulator.url, str(config.token), config.api_key, config.client_secret
+    )
+    running.reset()
+    return running
+
+
+@pytest.fixture
+def emulator_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+    """The CLI's COR is the emulator (every API URL), reached with its static token."""
+    monkeypatch.setenv("COR_API_URL", emulator.url)
+    monkeypatch.setenv("COR_AUTH_URL", f"{emulator.url}/v1")
+    monkeypatch.setenv("COR_READ_API_URL", f"{emulator.url}/v1")
+    monkeypatch.setenv("COR_TOKEN", emulator.token)
+    return emulator
+
+
+# --- the work folder and the CLI ------------------------------------------------------------
+
+
+@pytest.fixture
+def work_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkFolder:
+    """tmp_path, made the current folder (problems and paths read short and relative)."""
+    monkeypatch.chdir(tmp_path)
+    return WorkFolder(tmp_path)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run `reconciler ARGS` in this process; what it printed, and that it printed no secret
+    of its environment (COR_TOKEN, COR_CLIENT_SECRET)."""
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        secrets = {name: os.environ.get(name) for name in SECRET_VARIABLES}
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        for name, secret in secrets.items():
+            assert not secret or secret not in out + err, f"{name} was printed"
+        return code, out, err
+
+    return invoke

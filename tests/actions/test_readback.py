@@ -1,0 +1,54 @@
+"""Read-back (actions/readback.py): the recorded records read from COR in parallel, each
+failure classified, and a failure every read would meet stopping them all."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from reconciler.actions.readback import read_records
+from reconciler.core.drift import Gone, Unread
+from reconciler.errors import ApiError, AuthError, NotFoundError, TransientError
+from tests.builders import recorded
+
+
+def test_reads_run_in_parallel_and_classify_failures() -> None:
+    records = [
+        recorded("client", "SF", f"C{i}", 25000 + i, name="x") for i in range(4)
+    ]  # fmt: skip
+    barrier = threading.Barrier(4, timeout=10)  # breaks unless 4 reads are in flight together
+    failures: dict[str, ApiError] = {
+        "clients/25001": NotFoundError("404 ClientNotFoundError", status=404),
+        "clients/25002": NotFoundError("404 RouteNotFoundError", name="RouteNotFoundError"),
+        "clients/25003": TransientError("GET /v1/clients/25003: 503 (gave up after 5 attempts)"),
+    }
+
+    def read(path: str) -> Mapping[str, Any]:
+        barrier.wait()
+        if path in failures:
+            raise failures[path]
+        return {"id": 25000, "name": "x"}
+
+    answers = read_records(records, read, parallelism=4)
+    assert list(answers.values()) == [
+        {"id": 25000, "name": "x"},
+        Gone(),
+        Unread("404 RouteNotFoundError (is the read API URL right?)"),
+        Unread("GET /v1/clients/25003: 503 (gave up after 5 attempts)"),
+    ]
+
+
+def test_an_authentication_failure_stops_the_reads() -> None:
+    records = [recorded("client", "SF", f"C{i}", i, name="x") for i in range(20)]
+    calls: list[str] = []
+
+    def read(path: str) -> Mapping[str, Any]:
+        calls.append(path)
+        raise AuthError("401: refused", status=401)
+
+    with pytest.raises(AuthError):
+        read_records(records, read, parallelism=1)
+    assert calls == ["clients/0"]

@@ -1,0 +1,15 @@
+"""`reconciler plan` (cli/plan_command.py): invalid manifests are refused before the state is
+read. (Plans against the emulator: tests/e2e/; the plan's outputs: tests/output/.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness import Cli
+
+
+def test_plan_refuses_the_same_invalid_input_before_reading_state(tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "a.yaml").write_text("source: NOPE\n", encoding="utf-8")
+    code, _, err = cli("plan", str(tmp_path), "--state", str(tmp_path / "none.json"))
+    assert code == 3
+    assert "a.yaml:1:9: " in err

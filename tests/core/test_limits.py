@@ -1,0 +1,75 @@
+"""Deletion limits (core/limits.py): no single command deletes more than the user allowed.
+
+The end-to-end side (`--prune`, `--force`, protection, DeletionError) is in
+tests/cli/test_apply_command.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.core.limits import DeletionLimits, deletion_violations, parse_limits
+from reconciler.core.plan import build_plan
+from reconciler.core.resources import Kind
+from reconciler.errors import UsageError
+from tests.builders import declared, desired_of, recorded, state_of
+
+
+@pytest.mark.parametrize(
+    ("recorded_products", "deleting", "limits", "expected"),
+    [
+        (100, 25, DeletionLimits(), []),
+        (
+            100,
+            26,
+            DeletionLimits(),
+            ["26 of the 100 recorded products to delete (26%), more than 25%"],
+        ),
+        (9, 9, DeletionLimits(), []),  # too few recorded for the share limit
+        (
+            1000,
+            101,
+            DeletionLimits(),
+            [
+                "101 products to delete, more than the limit of 100",
+            ],
+        ),
+        (100, 30, parse_limits(["product=50"], []), []),
+        (
+            100,
+            30,
+            parse_limits([], ["20"]),
+            [
+                "30 products to delete, more than the limit of 20",
+                "30 of the 100 recorded products to delete (30%)",
+            ],
+        ),
+    ],
+)
+def test_deletion_limits(
+    recorded_products: int, deleting: int, limits: DeletionLimits, expected: list[str]
+) -> None:
+    records = [
+        recorded("product", "VBS", f"P{i}", i, name="x", client_id="C", brand_id="B")
+        for i in range(recorded_products)
+    ]
+    kept = [declared("product", "VBS", r.key.id, **r.attributes) for r in records[deleting:]]
+    plan = build_plan(desired_of(*kept), state_of(*records), prune=True)
+    found = deletion_violations(plan, [r.key for r in records], len(kept) or 1, limits)
+    assert len(found) == len(expected)
+    for problem, start in zip(found, expected, strict=True):
+        assert problem.startswith(start), problem
+
+
+def test_declaring_nothing_while_the_state_holds_records_is_refused() -> None:
+    records = [recorded("client", "VBS", "C1", 1, name="x")]
+    plan = build_plan({}, state_of(*records), prune=True)
+    (problem,) = deletion_violations(plan, [r.key for r in records], 0, DeletionLimits())
+    assert problem.startswith("the manifests declare nothing, yet the state holds 1 records")
+
+
+@pytest.mark.parametrize("text", ["many", "widget=3", "product=-1", "product=1.5"])
+def test_bad_limits_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_limits([], [text])
+    assert parse_limits(["brand=10"], []).share[Kind.BRAND] == 10

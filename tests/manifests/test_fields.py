@@ -1,0 +1,98 @@
+"""The reader's fast path (manifests/fields.py): an entry or a top level that plainly fits the
+plain tables is one the models (manifests/schema.py) accept, and the tables are the models'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.core.resources import KINDS, Kind
+from reconciler.errors import ManifestError
+from reconciler.manifests import fields, problems
+from reconciler.manifests.fields import Written
+from reconciler.manifests.reader import read_manifests
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.usefixtures("work_folder")
+def test_an_entry_that_plainly_fits_is_one_the_models_accept(
+    kind: Kind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every field of the kind (and an unknown one), with every kind of value, in entries
+    that are otherwise valid: each entry load does not hand to the models (it plainly fits),
+    the models accept."""
+    checked: list[dict[str, Written]] = []
+    judge = problems.entry_problems
+
+    def recording(entry_kind: Kind, written: Any) -> list[problems.FieldProblem]:
+        checked.append(dict(written))
+        return judge(entry_kind, written)
+
+    monkeypatch.setattr(problems, "entry_problems", recording)
+    base = {"id": "X1", "name": "N", "client_id": "C1", "brand_id": "B1"}
+    texts = ["Acme", '""', "yes", "false", "12", "~", "[a]", "{a: b}", "!custom x"]
+    entries = []
+    for name in sorted([*fields.ENTRY_FIELDS[kind], "colour"]):
+        for text in texts:
+            entry = {k: v for k, v in base.items() if k in fields.ENTRY_FIELDS[kind]}
+            entries.append(entry | {name: text})
+    lines = ["  - " + "\n    ".join(f"{k}: {v}" for k, v in e.items()) for e in entries]
+    Path("m.yaml").write_text(f"source: JIRA\n{kind.plural}:\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ManifestError):
+        read_manifests(["m.yaml"])
+    written = [{k: _written(v) for k, v in entry.items()} for entry in entries]
+    plainly_fit = [entry for entry in written if entry not in checked]
+    assert plainly_fit
+    assert len(plainly_fit) + len(checked) == len(entries)
+    for fitting in plainly_fit:
+        assert judge(kind, fitting) == [], fitting
+
+
+def _written(text: str) -> Written:
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert node is not None
+    return Written(node.tag, node.value if isinstance(node, yaml.ScalarNode) else None)
+
+
+def test_the_plain_tables_are_what_the_models_accept() -> None:
+    """fields.py derives from the API's field tables what schema.py's models declare: the
+    fields of each entry (in the order messages list them), the required ones, the sections."""
+    from reconciler.manifests.schema import ENTRY_MODELS, ManifestFile
+
+    for kind, model in ENTRY_MODELS.items():
+        declared = sorted(model.model_fields, key=lambda name: name in fields.FLAG_FIELDS)
+        assert fields.ENTRY_ORDER[kind] == tuple(declared)
+        assert fields.ENTRY_FIELDS[kind] == frozenset(model.model_fields)
+        required = {name for name, info in model.model_fields.items() if info.is_required()}
+        assert fields.REQUIRED_FIELDS[kind] == required
+    assert tuple(ManifestFile.model_fields) == fields.TOP_LEVEL_KEYS
+
+
+STR, BOOL, INT = fields.STR_TAG, fields.BOOL_TAG, fields.CORE_TAG + "int"
+TOP_LEVELS: list[tuple[dict[str, Written], set[str], bool]] = [
+    ({"source": Written(STR, "JIRA")}, {"clients"}, True),
+    ({"source": Written(STR, "JIRA")}, set(), False),
+    ({}, set(), False),
+    ({}, {"brands"}, False),
+    ({}, {"brands"}, True),
+    ({"source": Written(STR, "jira")}, {"clients"}, True),
+    ({"source": Written(INT, "12")}, set(), False),
+    ({"source": Written(BOOL, "yes")}, set(), False),
+    ({"source": Written(STR, "JIRA"), "clients": Written(STR, "x")}, set(), True),
+    ({"source": Written(STR, "JIRA"), "colour": Written(STR, "red")}, set(), False),
+    ({"source": Written(STR, "JIRA")}, {"clients", "products"}, True),
+]
+
+
+@pytest.mark.parametrize(("values", "lists", "declares"), TOP_LEVELS)
+def test_a_top_level_that_plainly_fits_is_one_the_models_accept(
+    values: dict[str, Written], lists: set[str], declares: bool
+) -> None:
+    found = problems.top_level_problems(values, lists, declares)
+    if fields.top_level_fits(values, lists, declares):
+        assert found == []
+    else:
+        assert found  # each case here that does not plainly fit has a problem to report

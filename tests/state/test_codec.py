@@ -1,0 +1,97 @@
+"""The state's shapes (state/codec.py): the fast path of reading a state file accepts nothing
+the models (state/schema.py) refuse, and reads what they accept the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from reconciler.errors import StateError
+from reconciler.state import codec
+from reconciler.state import store as state
+
+STATE: dict[str, Any] = {
+    "format_version": 1,
+    "lineage": "0" * 32,
+    "serial": 3,
+    "resources": [
+        {"kind": "client", "source": "JIRA", "id": "C1", "cor_id": 7, "attributes": {"name": "A"}},
+        {
+            "kind": "brand",
+            "source": "JIRA",
+            "id": "B1",
+            "cor_id": 8,
+            "attributes": {"client_id": "C1", "name": "B"},
+            "protected": True,
+        },
+    ],
+    "in_doubt": [{"kind": "product", "source": "JIRA", "id": "P1"}],
+}
+
+
+def _changed(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(json.dumps(STATE))
+    *parents, last = path
+    target = document
+    for step in parents:
+        target = target[step]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return document
+
+
+STATE_VARIANTS = [
+    STATE,
+    _changed(("in_doubt",), KeyError),
+    _changed(("in_doubt",), []),
+    _changed(("format_version",), True),
+    _changed(("format_version",), 2),
+    _changed(("serial",), -1),
+    _changed(("serial",), 1.0),
+    _changed(("lineage",), ""),
+    _changed(("extra",), 1),
+    _changed(("resources", 0, "kind"), "CLIENT"),
+    _changed(("resources", 0, "kind"), 1),
+    _changed(("resources", 0, "source"), ""),
+    _changed(("resources", 0, "id"), 5),
+    _changed(("resources", 0, "cor_id"), "7"),
+    _changed(("resources", 0, "cor_id"), False),
+    _changed(("resources", 0, "attributes"), {"name": 1}),
+    _changed(("resources", 0, "attributes"), []),
+    _changed(("resources", 0, "protected"), False),
+    _changed(("resources", 0, "protected"), None),
+    _changed(("resources", 0, "protected"), 1),
+    _changed(("resources", 0, "note"), "x"),
+    _changed(("resources", 0, "cor_id"), KeyError),
+    _changed(("resources", 1, "id"), "C1"),
+    _changed(("resources", 1, "kind"), "client"),
+    _changed(("resources", 0), []),
+    _changed(("in_doubt", 0, "kind"), "nope"),
+    _changed(("in_doubt", 0, "cor_id"), 1),
+    _changed(("in_doubt",), [STATE["in_doubt"][0]] * 2),
+]
+
+
+@pytest.mark.parametrize("document", STATE_VARIANTS)
+def test_the_state_fast_path_agrees_with_the_models(document: dict[str, Any]) -> None:
+    fast = codec.plain_state(document)
+    try:
+        slow = state._judged(Path("s.json"), document)
+    except StateError:  # refused by the models or the duplicate check
+        assert fast is None
+        return
+    if fast is not None:
+        assert (fast.lineage, fast.serial, fast.in_doubt) == (
+            slow.lineage,
+            slow.serial,
+            slow.in_doubt,
+        )
+        assert dict(fast.records) == dict(slow.records)
+        assert all(isinstance(r.attributes, MappingProxyType) for r in fast.records.values())
+    assert document is not STATE or fast is not None  # the usual file takes the fast path
