@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ OFFLINE: list[tuple[str, list[Any], list[Record], set[ResourceKey], list[Finding
      [ACME_R], set(),
      [Finding(Category.DIFFERS, ACME.key, 25001, changes=(
          FieldChange("name", "Acme", "Acme Inc"), FieldChange("phone", None, "1")))]),
-    ("protection recorded differently", [replace(ACME, protect=True)], [ACME_R], set(),
+    ("protection recorded differently", [ACME._replace(protect=True)], [ACME_R], set(),
      [Finding(Category.DIFFERS, ACME.key, 25001, changes=(
          FieldChange("protect", "false", "true"),))]),
     ("a brand's client is not recorded", [], [BRAND_R], set(), [
