@@ -89,6 +89,9 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+PRIVATE = 0o600  # read and written by the owner only
+
+
 def fsync_dir(directory: Path) -> None:
     """Make renames and removals in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY)
@@ -114,11 +117,20 @@ def remove_quietly(name: str | Path) -> None:
 
 
 def write_atomically(
-    path: Path, data: bytes, *, durable: bool = True, backup: Path | None = None
+    path: Path,
+    data: bytes,
+    *,
+    durable: bool = True,
+    backup: Path | None = None,
+    mode: int | None = None,
 ) -> None:
     """Replace (or create) `path` with `data` atomically: at every instant a reader finds the
     old file or the new one, whole; on failure `path` is left as it was and no temporary file
-    remains. Keeps the file's permissions (a new file: what the umask gives). Raises OSError.
+    remains. Raises OSError.
+
+    `mode`: the new file's permissions; by default the old file's (a new file: what the umask
+    gives), as the state file keeps whatever its owner chose. Saved plans and cache entries
+    pass 0o600: private to their owner, as they have always been.
 
     `durable`: the file and its folder are fsynced before it returns (the state file); without,
     a crash may leave the old file or a torn temporary one (a cache entry, a saved plan).
@@ -126,7 +138,7 @@ def write_atomically(
     """
     temps: list[str] = []
     try:
-        mode = file_mode(path)
+        mode = file_mode(path) if mode is None else mode
         new = write_temp(path, data, mode, sync=durable)[1]
         temps.append(new)
         if backup is not None and path.exists():  # copy: the old file stays until replaced

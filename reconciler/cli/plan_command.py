@@ -24,7 +24,7 @@ from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import Plan
 from reconciler.core.resources import Desired
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, ReconcileError
-from reconciler.files import write_atomically
+from reconciler.files import PRIVATE, write_atomically
 from reconciler.manifests.cache import ManifestCache
 from reconciler.manifests.reader import read_manifests
 from reconciler.memory import no_gc
@@ -88,7 +88,7 @@ def _save(path: Path, the_plan: Plan, desired: Desired, state: State, options: P
     document = plan_document(the_plan)
     text = saved_plan.save(document, desired, state.lineage, state.serial, options)
     try:
-        write_atomically(path, text.encode("utf-8"), durable=False)
+        write_atomically(path, text.encode("utf-8"), durable=False, mode=PRIVATE)
     except OSError as error:
         raise ReconcileError(f"cannot write {path}: {error.strerror or error}") from error
     stderr_log(f"Saved the plan to {path}; apply exactly it with: reconciler apply --plan {path}")

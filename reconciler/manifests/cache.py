@@ -23,7 +23,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from reconciler.files import write_atomically
+from reconciler.files import PRIVATE, write_atomically
 
 _MAGIC = b"reconciler-cache 1\n"
 _DIGEST = hashlib.sha256().digest_size
@@ -67,16 +67,19 @@ class ManifestCache:
             if not entry.parent.is_dir():
                 self._make(entry.parent)
             # No fsync: a torn entry left by a crash fails its digest check and is rewritten.
-            write_atomically(entry, _MAGIC + _digest(data) + data, durable=False)
+            _write(entry, _MAGIC + _digest(data) + data)
 
     def _make(self, folder: Path) -> None:
         new = not self.folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         if new:  # tell backup tools and git to leave it out
-            write_atomically(self.folder / "CACHEDIR.TAG", _TAG.encode(), durable=False)
-            write_atomically(
-                self.folder / ".gitignore", b"# made by reconciler\n*\n", durable=False
-            )
+            _write(self.folder / "CACHEDIR.TAG", _TAG.encode())
+            _write(self.folder / ".gitignore", b"# made by reconciler\n*\n")
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Private to the user (0600), not fsynced: the cache is rebuilt from the manifests."""
+    write_atomically(path, data, durable=False, mode=PRIVATE)
 
 
 def _digest(data: bytes) -> bytes:

@@ -3,6 +3,7 @@ never serves what a parse would not give: changed, damaged, malformed or foreign
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,15 @@ def test_a_second_read_is_served_by_the_cache_and_equals_a_parse(
     assert parses == []
     _same(second, fresh)
     _same(first, fresh)
+
+
+@pytest.mark.usefixtures("work_folder")
+def test_every_file_of_the_cache_is_private_to_its_owner(store: ManifestCache) -> None:
+    read_manifests([EXAMPLES], store=store)
+    files = [path for path in store.folder.rglob("*") if path.is_file()]
+    assert {path.name for path in files} >= {"CACHEDIR.TAG", ".gitignore"}
+    assert len(files) > 2
+    assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
 
 
 def test_a_changed_file_is_never_served(store: ManifestCache, parses: list[str]) -> None:
