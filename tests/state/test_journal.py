@@ -4,7 +4,6 @@ apply's journal replayed or refused, and creates in doubt (intents) kept until s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from tests.state.samples import (
     snapshot,
     write_records,
 )
+from tests.state.spies import fsyncs_watched
 
 # --- journal recovery -----------------------------------------------------------------------
 
@@ -214,21 +214,11 @@ def test_state_has_no_doubts_by_default(path: Path) -> None:
 
 
 @pytest.mark.parametrize("op", ["intend", "resolve"])
-def test_intend_and_resolve_append_one_fsynced_line(
-    path: Path, monkeypatch: pytest.MonkeyPatch, op: str
-) -> None:
-    synced: list[tuple[int, int]] = []
-    real_fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
-        real_fsync(fd)
-
+def test_intend_and_resolve_append_one_fsynced_line(path: Path, op: str) -> None:
     with StateStore.open(path) as store:
         store.record(JIRA_CLIENT)
-        monkeypatch.setattr(os, "fsync", spy)
-        getattr(store, op)(ACME.key)
-        monkeypatch.undo()
+        with fsyncs_watched() as synced:
+            getattr(store, op)(ACME.key)
         info = journal_of(path).stat()
         assert (info.st_ino, info.st_size) in synced
         last = journal_of(path).read_bytes().splitlines()[-1]

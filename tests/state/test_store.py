@@ -36,6 +36,7 @@ from tests.state.samples import (
     snapshot,
     write_records,
 )
+from tests.state.spies import fsyncs_watched
 
 # --- format ---------------------------------------------------------------------------------
 
@@ -226,34 +227,19 @@ def test_record_appends_one_journal_line_and_leaves_the_state_file(path: Path) -
     assert not journal_of(path).exists()
 
 
-def test_record_is_fsynced_before_it_returns(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[tuple[int, int]] = []
-    real_fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
-        real_fsync(fd)
-
+def test_record_is_fsynced_before_it_returns(path: Path) -> None:
     with StateStore.open(path) as store:
         store.record(ACME)
-        monkeypatch.setattr(os, "fsync", spy)
-        store.record(BRAND)
-        monkeypatch.undo()
+        with fsyncs_watched() as synced:
+            store.record(BRAND)
         info = journal_of(path).stat()
         assert (info.st_ino, info.st_size) in synced
 
 
-def test_a_batch_is_fsynced_once_when_it_ends(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[tuple[int, int]] = []
-    real_fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
-        real_fsync(fd)
-
-    with StateStore.open(path) as store:
+def test_a_batch_is_fsynced_once_when_it_ends(path: Path) -> None:
+    with StateStore.open(path) as store, fsyncs_watched() as synced:
         store.record(ACME)  # creates the journal
-        monkeypatch.setattr(os, "fsync", spy)
+        synced.clear()
         with store.batch():
             store.intend(BRAND.key)
             store.record(BRAND)
@@ -266,7 +252,6 @@ def test_a_batch_is_fsynced_once_when_it_ends(path: Path, monkeypatch: pytest.Mo
         with store.batch():
             pass  # nothing written: no fsync
         assert len(synced) == 1
-        monkeypatch.undo()
     assert load_state(path).records.keys() == {ACME.key, BRAND.key}
     assert load_state(path).in_doubt == {ACME.key}
 
