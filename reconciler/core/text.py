@@ -54,3 +54,28 @@ def _escape(found: re.Match[str]) -> str:
     if named is not None:
         return named
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` cannot be an external id, or None. Ids become URL path segments and print on
+    every line: `.` and `..` (which URL normalisation turns into another path), unsafe
+    characters (module docstring) and leading or trailing whitespace are refused."""
+    if value in (".", ".."):
+        return f"an id cannot be {value!r}: a URL would read it as a folder"
+    unsafe = first_unsafe(value)
+    if unsafe is not None:
+        return f"an id cannot hold the character {describe(unsafe)}"
+    if value != value.strip():
+        return "an id cannot start or end with whitespace"
+    return None
+
+
+def text_problem(value: str, *, allow_newlines: bool = False) -> str | None:
+    """Why `value` cannot be a name (or, with `allow_newlines`, a description), or None:
+    unsafe characters, and a value that is whitespace only (a name)."""
+    unsafe = first_unsafe(value, allow_newlines=allow_newlines)
+    if unsafe is not None:
+        return f"cannot hold the character {describe(unsafe)}"
+    if not allow_newlines and value and not value.strip():
+        return "cannot be whitespace only"
+    return None
