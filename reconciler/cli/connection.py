@@ -6,9 +6,10 @@ read from the environment only — never options, so they stay out of shell hist
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +22,19 @@ from reconciler.cor.retry import RetryPolicy
 if TYPE_CHECKING:
     from reconciler.cor.client import CorClient
 
+
+class _Seconds(click.FloatRange):
+    """A number of seconds: in range, and finite (`nan` and `inf` pass a FloatRange)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return seconds
+
+
 _API_URL = click.option(
     "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
 )
@@ -32,7 +46,13 @@ _CLIENT_OPTIONS = (
         default=DEFAULT_AUTH_URL,
         show_default=True,
     ),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True),
+    click.option(
+        "--timeout",
+        type=_Seconds(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds one attempt may take in all, from connecting to the last byte of the answer.",
+    ),
     click.option(
         "--parallelism",
         type=click.IntRange(1, 64),
@@ -49,7 +69,7 @@ _CLIENT_OPTIONS = (
     ),
     click.option(
         "--retry-max-wait",
-        type=click.FloatRange(min=0),
+        type=_Seconds(min=0),
         default=60.0,
         show_default=True,
         help="Seconds of backoff one request may wait in all, Retry-After included.",

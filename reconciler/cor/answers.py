@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.resources import parse_cor_id
+from reconciler.core.text import printable
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -90,6 +91,7 @@ def read_failure(
     if not isinstance(message, str):
         message = json.dumps(message, sort_keys=True) if message else ""
     code = _text(fields.get("code"))
+    name, code = (snippet(scrub(told)) if told else None for told in (name, code))
     return Failure(status, name, code, snippet(scrub(message)), phrase)
 
 
@@ -132,8 +134,10 @@ def _text(value: object) -> str | None:
 
 
 def snippet(text: str) -> str:
-    """One line of at most SNIPPET_CHARS; an HTML page loses its tags."""
+    """One line of at most SNIPPET_CHARS, printable (core/text.printable: a server cannot write
+    control characters to the terminal); an HTML page loses its tags."""
     if text.lstrip().startswith("<"):
         text = re.sub(r"<[^>]*>", " ", text)
     text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+    text = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+    return printable(text)

@@ -22,6 +22,32 @@ Post = Callable[[str, Mapping[str, str], Mapping[str, str] | None], dict[str, An
 
 RENEW_MARGIN = 60.0  # renew this long before expiry (or at half-life for short-lived tokens)
 _FIELDS = ("token", "api_key", "client_secret")
+VARIABLES = ("COR_TOKEN", "COR_API_KEY", "COR_CLIENT_SECRET")  # where each field is read from
+_VISIBLE = re.compile(r"[\x21-\x7e]*")  # visible ASCII: no space, control or non-ASCII
+
+
+def credential_problem(value: str | None) -> str | None:
+    """Why `value` cannot be a credential (it goes into an HTTP header), or None. It says
+    what is wrong and where, never the value."""
+    if not value or _VISIBLE.fullmatch(value):
+        return None
+    index = len(_VISIBLE.match(value).group())  # type: ignore[union-attr]  # `*` always matches
+    character = value[index]
+    if character.isspace():
+        what = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+        kind = what.get(character, "whitespace")
+    elif character.isascii() or not character.isprintable():
+        kind = "a control character"
+    else:
+        kind = "a non-ASCII character"
+    where = (
+        "at its end"
+        if index == len(value) - 1
+        else "at its start"
+        if index == 0
+        else f"at position {index + 1} of {len(value)}"
+    )
+    return f"holds {kind} {where}: a credential is visible ASCII only (no whitespace)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -37,7 +63,13 @@ class Credentials:
         return f"Credentials({shown})"
 
     def validate(self) -> None:
-        """UsageError unless a token or a complete key + secret pair is set (empty = unset)."""
+        """UsageError unless a token or a complete key + secret pair is set (empty = unset),
+        and each value set is visible ASCII (`credential_problem`): checked before any
+        request, the message names the variable, never its value."""
+        for name, variable in zip(_FIELDS, VARIABLES, strict=True):
+            problem = credential_problem(getattr(self, name))
+            if problem is not None:
+                raise UsageError(f"{variable} {problem}; its value is not shown")
         if self.token or (self.api_key and self.client_secret):
             return
         if self.api_key or self.client_secret:
@@ -177,6 +209,10 @@ class TokenSource:
             raise AuthError("the token exchange answered without an access_token")
         refresh = refresh if isinstance(refresh, str) and refresh else None
         self._seen.extend(value for value in (access, refresh) if value)
+        for name, value in (("access_token", access), ("refresh_token", refresh)):
+            problem = credential_problem(value)
+            if problem is not None:
+                raise AuthError(f"the token exchange answered with an {name} that {problem}")
         return _Grant(access, refresh, self._clock() + _renew_after(body.get("expires_in")))
 
 

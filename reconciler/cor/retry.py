@@ -15,6 +15,7 @@ from datetime import timezone
 from reconciler.errors import UsageError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+ASKED_MIN_CHARGE = 1.0  # seconds of the budget each 429 + Retry-After wait costs at least
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,11 @@ class RetryPolicy:
     max_delay: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or min(self.max_total_wait, self.base_delay, self.max_delay) < 0:
-            raise UsageError("retry policy: max_attempts must be at least 1, delays not negative")
+        delays = (self.max_total_wait, self.base_delay, self.max_delay)
+        if self.max_attempts < 1 or not all(0 <= delay < math.inf for delay in delays):
+            raise UsageError(
+                "retry policy: max_attempts must be at least 1, delays finite and not negative"
+            )
 
     def delay(
         self, attempt: int, retry_after: float | None, waited: float, rng: random.Random
@@ -43,6 +47,19 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 64))
         delay = rng.uniform(0, ceiling)
         return delay if delay <= left else None
+
+    def asked_wait(self, retry_after: float, waited: float) -> float | None:
+        """Seconds to wait when COR answered 429 with Retry-After, having waited `waited`: what
+        it asks, cut to the wait left; None when the budget is spent. Such a wait spends no
+        attempt: the total-wait budget alone bounds it (`charge_asked`)."""
+        left = self.max_total_wait - waited
+        return min(retry_after, left) if left > 0 else None
+
+    @staticmethod
+    def charge_asked(delay: float) -> float:
+        """What an asked wait costs of the budget: at least ASKED_MIN_CHARGE, so that a server
+        answering 429 with `Retry-After: 0` cannot keep a request going for ever."""
+        return max(delay, ASKED_MIN_CHARGE)
 
 
 def retry_after(value: str | None, now: float) -> float | None:

@@ -249,3 +249,54 @@ def test_many_threads_meeting_one_expired_token_renew_it_once(cor: FakeCor) -> N
     assert answers == [{"id": 1}] * threads
     assert cor.seen().count(("POST", TOKEN_PATH)) == 1
     assert cor.seen().count(("POST", REFRESH_PATH)) == 1
+
+
+# --- tokens across retries, and tokens that cannot be sent -------------------------------
+
+
+def test_a_token_that_expires_during_a_backoff_is_renewed_not_resent(cor: FakeCor) -> None:
+    """Each attempt is built anew with the token of the moment (a backoff may outlive it)."""
+    cor.queue(TOKEN_PATH, cor.issue(expires_in=100))  # renewed 50s before it runs out
+    cor.queue(CLIENTS, answer(503, {}, **{"Retry-After": "70"}), answer(201, {"id": 1}))
+    client = cor.client(PAIR)
+    client._sleep = lambda seconds: setattr(cor, "now", cor.now + seconds)  # time passes
+    assert client.send(CREATE) == {"id": 1}
+    assert cor.seen() == [
+        ("POST", TOKEN_PATH),
+        ("POST", CLIENTS),
+        ("POST", REFRESH_PATH),
+        ("POST", CLIENTS),
+    ]
+    bearers = [r.headers["Authorization"] for r in cor.requests if r.url.path == CLIENTS]
+    assert bearers == ["Bearer T0KEN-access-1", "Bearer T0KEN-access-2"]
+
+
+@pytest.mark.parametrize(
+    ("credentials", "says"),
+    [
+        (Credentials(token=TOKEN + "\n"), "COR_TOKEN holds a newline at its end"),
+        (Credentials(token=" " + TOKEN), "COR_TOKEN holds a space at its start"),
+        (Credentials(token="S3CRET\tx"), "COR_TOKEN holds a tab at position 7 of 8"),
+        (Credentials(token="S3CRET\u00e9"), "COR_TOKEN holds a non-ASCII character at its end"),
+        (Credentials(token="S3CRET\x00x"), "COR_TOKEN holds a control character at position 7"),
+        (Credentials(token="S3CRET\x85x"), "COR_TOKEN holds whitespace at position 7"),
+        (Credentials(token="S3CRET\x9bx"), "COR_TOKEN holds a control character at position 7"),
+        (Credentials(api_key=KEY + "\r", client_secret=SECRET), "COR_API_KEY holds a carriage"),
+        (Credentials(api_key=KEY, client_secret=SECRET + "\x7f"), "COR_CLIENT_SECRET holds a c"),
+    ],
+)
+def test_a_credential_that_is_not_visible_ascii_is_a_usage_error(
+    credentials: Credentials, says: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        credentials.validate()
+    assert says in str(info.value)
+    assert "its value is not shown" in str(info.value)
+    assert not any(mark in str(info.value) for mark in MARKERS)
+
+
+def test_an_issued_token_that_cannot_be_sent_is_an_auth_error(cor: FakeCor) -> None:
+    cor.queue(TOKEN_PATH, cor.issue(access_token="T0KEN-access\n"))
+    error = cor.fail(cor.client(PAIR), CREATE, AuthError)
+    assert "an access_token that holds a newline at its end" in str(error)
+    assert cor.seen() == [("POST", TOKEN_PATH)]  # no request with it, no retry

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from reconciler import __version__
-from reconciler.cor.client import CorClient, Credentials, RetryPolicy
+from reconciler.cor.client import CorClient, Credentials, Limits, RetryPolicy
 from reconciler.cor.endpoints import ApiCall
 from reconciler.errors import (
     ApiError,
@@ -258,3 +258,67 @@ def test_client_read_renews_a_refused_token_and_maps_not_found() -> None:
     with mock_client(handler, credentials=pair) as client, pytest.raises(NotFoundError) as caught:
         client.read("clients/9")
     assert str(caught.value).startswith("GET /v1/clients/9: 404 ClientNotFoundError ZC001")
+
+
+def test_a_token_echoed_in_a_created_answer_is_scrubbed(cor: FakeCor) -> None:
+    cor.queue(CLIENTS, answer(201, {"id": 7, "echo": TOKEN.lower(), TOKEN: [f"Bearer {TOKEN}"]}))
+    assert cor.client().send(CREATE) == {
+        "id": 7,
+        "echo": "[redacted]",
+        "[redacted]": ["Bearer [redacted]"],
+    }
+
+
+def test_a_token_echoed_in_json_unicode_escapes_is_scrubbed(cor: FakeCor) -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in TOKEN)
+    cor.queue(CLIENTS, answer(201, f'{{"id": 7, "echo": "{escaped}"}}'.encode()))
+    assert cor.client().send(CREATE) == {"id": 7, "echo": "[redacted]"}
+
+
+def test_what_cor_says_is_made_printable(cor: FakeCor) -> None:
+    body = {"name": "Bad\x1b[2JError", "message": "line\x1b]0;title\x07\u202e"}
+    cor.queue(CLIENTS, answer(400, body))
+    error = cor.fail(cor.client(), CREATE, RequestRejectedError)
+    assert str(error) == (f"POST {CLIENTS}: 400 Bad\\x1b[2JError: line\\x1b]0;title\\x07\\u202e")
+
+
+def test_a_local_error_sending_a_request_is_not_retried(cor: FakeCor) -> None:
+    cor.queue(CLIENTS, httpx.LocalProtocolError(f"Illegal header value b'Bearer {TOKEN}\\n'"))
+    error = cor.fail(cor.client(), CREATE, ApiError)
+    assert "the request could not be sent" in str(error)
+    assert len(cor.requests) == 1
+    assert cor.delays == []
+
+
+def test_a_local_error_building_a_request_is_not_retried(cor: FakeCor) -> None:
+    call = ApiCall("POST", CLIENTS, {"id": object()})  # not JSON
+    error = cor.fail(cor.client(), call, ApiError)
+    assert str(error) == f"POST {CLIENTS}: the request could not be built (TypeError)"
+    assert cor.requests == []
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_the_timeout_must_be_a_positive_finite_number(cor: FakeCor, timeout: float) -> None:
+    with pytest.raises(UsageError, match="the timeout must be a positive number of seconds"):
+        cor.client(timeout=timeout)
+
+
+def test_an_answer_is_read_within_the_limits(cor: FakeCor) -> None:
+    """Through a transport without sockets too (the body is read in chunks, counted)."""
+    cor.queue(CLIENTS, answer(201, {"id": 1, "pad": "x" * 2000}))
+    client = cor.client()
+    client._limits = Limits(raw=1000, decoded=4000)
+    error = cor.fail(client, CREATE, ApiError)
+    assert str(error) == (
+        f"POST {CLIENTS}: 201 Created: the answer is larger than 1000 bytes, the client's limit;"
+        " not retried"
+    )
+    assert len(cor.requests) == 1
+
+
+def test_the_read_api_names_the_record_in_retry_lines() -> None:
+    logs: list[str] = []
+    answers = [answer(503), answer(200, {"id": 1})]
+    client = mock_client(lambda _r: answers.pop(0), credentials=STATIC, log=logs.append)
+    client.read("clients/1", subject="client SAP/C-1")
+    assert logs[0].startswith("retrying client SAP/C-1: GET /v1/clients/1 in ")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cor.endpoints import ApiCall, create_call, update_call
+from reconciler.cor.endpoints import ApiCall, create_call, delete_call, update_call
 from reconciler.core.plan import Action, build_plan, update_fields
 from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.manifests.reader import read_manifests
@@ -111,3 +111,11 @@ def test_updates_are_the_documented_requests(
     (change,) = [c for c in build_plan(desired, state).changes if c.key == key]
     assert change.action is Action.UPDATE
     assert update_call(key, update_fields(change)) == documented(f"update {kind}")
+
+
+def test_each_call_names_its_record_without_being_told_apart_by_it() -> None:
+    record = ResourceKey(Kind.PRODUCT, "SAP", "P-1")
+    calls = [create_call(record, {"name": "X"}), update_call(record, {"name": "Y"})]
+    calls.append(delete_call(record))
+    assert [call.subject for call in calls] == ["product SAP/P-1"] * 3
+    assert calls[2] == ApiCall("DELETE", calls[2].path, {"metadata": {"source": "SAP"}})

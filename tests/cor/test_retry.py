@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from reconciler.cor.client import RetryPolicy
+from reconciler.cor.endpoints import ApiCall
 from reconciler.errors import (
     ApiError,
     DuplicateError,
@@ -171,3 +172,53 @@ def test_other_httpx_errors_are_not_retried(cor: FakeCor) -> None:
 def test_retry_policy_rejects_nonsense(policy: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="retry policy"):
         RetryPolicy(**policy)
+
+
+# --- 429 with Retry-After: a wait COR asks for ------------------------------------------
+
+
+def test_a_429_with_retry_after_spends_no_attempt(cor: FakeCor) -> None:
+    wait = answer(429, {}, **{"Retry-After": "3"})
+    cor.queue(CLIENTS, wait, wait, wait, answer(503), answer(201, {"id": 1}))
+    client = cor.client(retry=RetryPolicy(max_attempts=2), rng=CeilingRng())
+    assert client.send(CREATE) == {"id": 1}
+    assert cor.delays == [3.0, 3.0, 3.0, 0.5]
+    assert cor.logs[0] == (
+        f"retrying POST {CLIENTS} in 3.0s (COR asked to wait; attempt 1/2 again): "
+        "429 Too Many Requests"
+    )
+    assert cor.logs[3] == f"retrying POST {CLIENTS} in 0.5s (attempt 2/2): 503 Service Unavailable"
+
+
+def test_waits_cor_asks_for_are_bounded_by_the_total_wait(cor: FakeCor) -> None:
+    cor.queue(CLIENTS, *[answer(429, {}, **{"Retry-After": "4"}) for _ in range(10)])
+    error = cor.fail(cor.client(retry=RetryPolicy(max_total_wait=10)), CREATE, TransientError)
+    assert cor.delays == [4.0, 4.0, 2.0]
+    assert str(error).endswith("429 Too Many Requests (gave up after 4 attempts)")
+
+
+def test_a_retry_after_of_zero_costs_a_second_of_the_budget(cor: FakeCor) -> None:
+    cor.queue(CLIENTS, *[answer(429, {}, **{"Retry-After": "0"}) for _ in range(10)])
+    cor.fail(cor.client(retry=RetryPolicy(max_total_wait=3)), CREATE, TransientError)
+    assert cor.delays == [0.0, 0.0, 0.0]
+
+
+def test_a_429_without_retry_after_is_a_failed_attempt(cor: FakeCor) -> None:
+    cor.queue(CLIENTS, *[answer(429) for _ in range(3)])
+    cor.fail(cor.client(retry=RetryPolicy(max_attempts=2)), CREATE, TransientError)
+    assert len(cor.requests) == 2
+
+
+def test_a_retry_line_names_the_record(cor: FakeCor) -> None:
+    call = ApiCall("POST", CLIENTS, {"id": "P-1"}, subject="product SAP/P-1")
+    cor.queue(CLIENTS, answer(503), answer(201, {"id": 1}))
+    cor.client(rng=CeilingRng()).send(call)
+    assert cor.logs == [
+        f"retrying product SAP/P-1: POST {CLIENTS} in 0.5s (attempt 2/5): 503 Service Unavailable"
+    ]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_retry_policy_rejects_waits_that_are_not_finite(value: float) -> None:
+    with pytest.raises(UsageError, match="finite"):
+        RetryPolicy(max_total_wait=value)
