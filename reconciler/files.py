@@ -1,4 +1,5 @@
-"""File primitives of the edges: the one atomic writer, fsync, strict JSON.
+"""File primitives of the edges: the one atomic writer, fsync, strict JSON, and opening a file
+that must be a regular one.
 
 Imperative shell, shared by the edges that write files (never the core): the state store
 (`state/`: its file, journal and lock), the manifest cache (`manifests/cache.py`) and the CLI's
@@ -7,10 +8,13 @@ saved plans. Imports the standard library and `errors` only.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
+import re
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,14 +24,55 @@ from typing import Any
 from reconciler.errors import StateError, StateWriteError
 
 
-class DuplicateKeyError(Exception):
+class RefusedJsonError(Exception):
+    """JSON that parses, or would, but that reconciler refuses to read. `what` says why;
+    `line` is where (1-based), 0 if not known."""
+
+    def __init__(self, what: str, line: int = 0) -> None:
+        super().__init__(f"line {line}: {what}" if line else what)
+        self.what = what
+        self.line = line
+
+
+class DuplicateKeyError(RefusedJsonError):
     pass
 
 
 def loads_strictly(text: str) -> Any:
     """json.loads, refusing `{"cor_id": 1, "cor_id": 2}` (a careless merge) instead of keeping
-    the last value. Raises JSONDecodeError or DuplicateKeyError."""
-    return _DECODER.decode(text)
+    the last value, and what Python's decoder cannot hold: arrays or objects nested deeper than
+    its recursion limit, an integer longer than its digit limit (both ended as crashes). Raises
+    JSONDecodeError or RefusedJsonError (DuplicateKeyError for a key twice)."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        depth, line = _deepest(text)
+        raise RefusedJsonError(f"arrays or objects nested {depth} deep", line) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # the C decoder's only other ValueError: int()'s digit limit
+        limit = sys.get_int_max_str_digits()
+        found = re.search(f"[0-9]{{{limit + 1},}}", text)
+        line = text.count("\n", 0, found.start()) + 1 if found else 0
+        raise RefusedJsonError(f"a number of more than {limit} digits", line) from None
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _deepest(text: str) -> tuple[int, int]:
+    """How deep the arrays and objects of `text` nest, and the line where they are deepest
+    first. Only on the failure path: a scan in Python."""
+    depth = deepest = at = 0
+    for token in _TOKENS.finditer(text):
+        opening = token.group()
+        if opening in ("[", "{"):
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, token.start()
+        elif opening in ("]", "}"):
+            depth -= 1
+    return deepest, text.count("\n", 0, at) + 1
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -42,12 +87,82 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)  # one, not one per journal line
 
 
-def read_if_exists(path: Path, what: str) -> bytes | None:
-    """The bytes of `path`, None if it does not exist; StateError if it cannot be read."""
+def real_path(path: Path) -> Path:
+    """The file `path` names: a symbolic link resolved (every link on the way), so that a link
+    to the state and the state itself are one file, with one lock and one journal, and a write
+    replaces the file the link points to rather than the link. `path` itself, as the user wrote
+    it, when it is not a link (a linked folder above it changes nothing: `<path>.lock` is the
+    same file whichever way the folder is reached)."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def kind_of(mode: int) -> str:
+    """What a file of `mode` (st_mode) is, in words: "a regular file", "a symbolic link"..."""
+    return next((words for test, words in _KINDS if test(mode)), "a regular file")
+
+
+def _not_regular(path: Path, what: str, mode: int) -> StateError:
+    return StateError(
+        f"{what} {path} is {kind_of(mode)}, not a regular file; reconciler reads and writes "
+        "it only as a regular file, and never through a link: move it away"
+    )
+
+
+def open_regular(path: Path, flags: int, what: str) -> int | None:
+    """`os.open(path, flags)` for a file that must be a regular one (the state, its journal
+    and lock): a final symbolic link is not followed, and a FIFO, device, socket or folder is
+    not opened at all. None if `path` does not exist (and `flags` do not create it).
+
+    StateError (exit 3), naming `what`, the path and what it is, if it is not a regular file:
+    a fault of what is on disk. If it cannot be opened (permissions): StateError to read it,
+    StateWriteError (exit 1) to write it, as for any other write.
+    """
+    failed = StateWriteError if flags & (os.O_WRONLY | os.O_RDWR) else StateError
     try:
-        return path.read_bytes()
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise failed(f"cannot open {what} {path}: {exc.strerror}") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        raise _not_regular(path, what, mode)
+    if mode is None and not flags & os.O_CREAT:
+        return None
+    safe = flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, safe, 0o666)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # ELOOP: it became a link since lstat; ENXIO: a socket
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise _not_regular(path, what, os.lstat(path).st_mode) from exc
+        raise failed(f"cannot open {what} {path}: {exc.strerror}") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # replaced between lstat and open
+        os.close(fd)
+        raise _not_regular(path, what, mode)
+    return fd
+
+
+def read_if_exists(path: Path, what: str) -> bytes | None:
+    """The bytes of `path`, None if it does not exist; StateError if it is not a regular file
+    (`open_regular`: a link is not followed) or cannot be read."""
+    fd = open_regular(path, os.O_RDONLY, what)
+    if fd is None:
+        return None
+    try:
+        with open(fd, "rb") as file:  # closes fd
+            return file.read()
     except OSError as exc:
         raise StateError(f"cannot read {what} {path}: {exc}") from exc
 
@@ -126,7 +241,8 @@ def write_atomically(
 ) -> None:
     """Replace (or create) `path` with `data` atomically: at every instant a reader finds the
     old file or the new one, whole; on failure `path` is left as it was and no temporary file
-    remains. Raises OSError.
+    remains. Raises OSError. A symbolic link is not replaced by a file: the file it points to is
+    (`real_path`).
 
     `mode`: the new file's permissions; by default the old file's (a new file: what the umask
     gives), as the state file keeps whatever its owner chose. Saved plans and cache entries
@@ -137,6 +253,7 @@ def write_atomically(
     `backup`: the previous content is copied there first (the state file's `.backup`).
     """
     temps: list[str] = []
+    path = real_path(path)
     try:
         mode = file_mode(path) if mode is None else mode
         new = write_temp(path, data, mode, sync=durable)[1]

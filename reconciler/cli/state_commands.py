@@ -4,18 +4,23 @@ release a lock left behind.
 `list` and `show` only read (no lock, like plan); `rm` takes the lock, journals the removal and
 compacts, so the previous state stays in `<state>.backup`. Nothing here calls COR: `rm` makes
 reconciler forget a record that COR still holds (e.g. to hand it to another repository).
+What they print of the state is escaped (`core/text.printable`, and a \\u escape in JSON), so that a
+state file cannot write a control character to the terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.cli.console import command_line, stderr_log
 from reconciler.cli.options import state_option
 from reconciler.core.resources import KINDS, SOURCES, Kind, ResourceKey
+from reconciler.core.text import UNSAFE, printable
 from reconciler.errors import EXIT_OK, UsageError
 from reconciler.output.json_shapes import record_json
 from reconciler.state.lock import force_unlock
@@ -23,6 +28,18 @@ from reconciler.state.store import StateStore, load_state
 
 kind_choice = click.Choice([kind.value for kind in KINDS])
 source_choice = click.Choice(list(SOURCES))
+
+
+def _json(document: Any) -> str:
+    """JSON as the commands print it, every unsafe character escaped as \\uXXXX: json.dumps
+    escapes C0 controls, not DEL, C1, bidi or invisible ones. A raw newline is the indent's."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(found: re.Match[str]) -> str:
+    character = found.group()
+    return character if character == "\n" else f"\\u{ord(character):04x}"
 
 
 @click.group()
@@ -45,15 +62,14 @@ def list_records(state_path: Path, kind: str | None, source: str | None, output_
         if (kind is None or key.kind.value == kind) and (source is None or key.source == source)
     ]
     if output_format == "json":
-        document = [record_json(record) for record in chosen]
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        click.echo(_json([record_json(record) for record in chosen]))
         return EXIT_OK
     for record in chosen:
-        click.echo(f"{record.key}  cor_id {record.cor_id}")
+        click.echo(f"{printable(str(record.key))}  cor_id {record.cor_id}")
     in_doubt = sorted(k for k in current.in_doubt if kind in (None, k.kind.value))
     for key in in_doubt:
         if source is None or key.source == source:
-            click.echo(f"{key}  in doubt (a create whose outcome is unknown)")
+            click.echo(f"{printable(str(key))}  in doubt (a create whose outcome is unknown)")
     stderr_log(f"{len(chosen)} record(s).")
     return EXIT_OK
 
@@ -72,8 +88,8 @@ def show(state_path: Path, kind: str, source: str, ext_id: str) -> int:
     key = _key(kind, source, ext_id)
     record = load_state(state_path).records.get(key)
     if record is None:
-        raise UsageError(f"{key} is not in the state {state_path}")
-    click.echo(json.dumps(record_json(record), indent=2, ensure_ascii=False))
+        raise UsageError(f"{printable(str(key))} is not in the state {printable(str(state_path))}")
+    click.echo(_json(record_json(record)))
     return EXIT_OK
 
 

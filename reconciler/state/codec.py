@@ -4,8 +4,10 @@ key's JSON fields in the state file and its journal (docs/state.md).
 Part of the state store; no file access (store.py and journal.py read and write). Plain Python,
 so that reading and writing 100,000 records is fast and needs no pydantic: `plain_state` and
 `plain_record` accept exactly the documents that are plainly valid (the usual case) and say
-None for anything else, which `schema.py`'s models then judge and explain. `render_state` writes
-the bytes of a state file. Imports the standard library and core values only.
+None for anything else, which `schema.py`'s models then judge and explain. What a value may be
+is `values.py`'s rules, checked here on all values at once (`values.ordinary`), then one regex
+search per value only where that cannot clear them. `render_state` writes the bytes of a state
+file. Imports the standard library, core values and the state's values.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.core.resources import KINDS, Record, ResourceKey, in_apply_order
+from reconciler.state.values import (
+    ATTRIBUTE_REFUSED,
+    FIELDS,
+    ID_REFUSED,
+    MAX_INT,
+    SOURCE_NAMES,
+    TEXT_REFUSED,
+    ordinary,
+)
 
 FORMAT_VERSION = 1
 KIND_NAMES = {kind.value: kind for kind in KINDS}
@@ -28,7 +39,6 @@ RECORD_FIELDS = (*KEY_FIELDS, "cor_id", "attributes")  # then "protected": true,
 _FILE_KEYS = frozenset({"format_version", "lineage", "serial", "resources"})
 _ALL_FILE_KEYS = _FILE_KEYS | {"in_doubt"}
 _KEY_SET = frozenset(KEY_FIELDS)
-_STR_ONLY = {str}
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ def plain_key(fields: object) -> ResourceKey | None:
     kind, source, id_ = fields["kind"], fields["source"], fields["id"]
     if type(kind) is not str or type(source) is not str or type(id_) is not str:
         return None
-    if kind not in KIND_NAMES or not source or not id_:
+    if kind not in KIND_NAMES or source not in SOURCE_NAMES or not id_ or ID_REFUSED.search(id_):
         return None
     return ResourceKey(KIND_NAMES[kind], source, id_)
 
@@ -89,12 +99,14 @@ def plain_state(document: dict[str, Any]) -> State | None:
     version, lineage, serial = document["format_version"], document["lineage"], document["serial"]
     if type(version) is not int or version != FORMAT_VERSION or type(serial) is not int:
         return None
-    if type(lineage) is not str or not lineage or serial < 0:
+    if type(lineage) is not str or not lineage or TEXT_REFUSED.search(lineage):
+        return None
+    if not 0 <= serial <= MAX_INT:
         return None
     records = _plain_records(document["resources"])
     in_doubt = _plain_doubts(document.get("in_doubt", []))
-    if records is None or in_doubt is None:
-        return None
+    if records is None or in_doubt is None or not in_doubt.isdisjoint(records):
+        return None  # a key is never both recorded and in doubt
     return State(lineage, serial, MappingProxyType(records), in_doubt)
 
 
@@ -102,7 +114,10 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
     if type(resources) is not list:
         return None
     records: dict[ResourceKey, Record] = {}
-    attributes_of = []
+    attributes_of: list[dict[str, Any]] = []
+    add_attributes = attributes_of.append
+    ids: list[str] = []
+    add_id = ids.append
     try:
         for fields in resources:
             protected = len(fields) == 6 and fields["protected"] is True
@@ -110,19 +125,35 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
                 return None
             kind, source, id_ = fields["kind"], fields["source"], fields["id"]
             cor_id, attributes = fields["cor_id"], fields["attributes"]
-            if type(source) is not str or type(id_) is not str or not source or not id_:
+            if source not in SOURCE_NAMES or type(id_) is not str or not id_:
                 return None
             if type(kind) is not str or type(cor_id) is not int or type(attributes) is not dict:
+                return None
+            if not 0 <= cor_id <= MAX_INT or not attributes.keys() <= FIELDS[kind]:
                 return None
             key = ResourceKey(KIND_NAMES[kind], source, id_)
             if key in records:
                 return None
-            attributes_of.append(attributes)
+            add_attributes(attributes)
+            add_id(id_)
             records[key] = Record(key, cor_id, MappingProxyType(attributes), protected)
     except (KeyError, TypeError):  # a missing field, an unknown kind; a record not an object
         return None
-    every_value = itertools.chain.from_iterable(map(dict.values, attributes_of))
-    return records if set(map(type, every_value)) <= _STR_ONLY else None  # keys: str in JSON
+    if not ordinary(ids) and any(map(ID_REFUSED.search, ids)):
+        return None
+    return records if _plain_attributes(attributes_of) else None
+
+
+def _plain_attributes(attributes_of: list[dict[str, Any]]) -> bool:
+    """Whether each value of these attributes (whose fields are their kind's) is a str its
+    field's rule accepts (values.py)."""
+    if ordinary(list(itertools.chain.from_iterable(map(dict.values, attributes_of)))):
+        return True
+    return all(  # a value is not plainly ordinary: each by the rule of its field
+        type(value) is str and not ATTRIBUTE_REFUSED[field].search(value)
+        for attributes in attributes_of
+        for field, value in attributes.items()
+    )
 
 
 def _plain_doubts(in_doubt: object) -> frozenset[ResourceKey] | None:

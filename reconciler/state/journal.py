@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, TypeAlias
 from reconciler.core.resources import Record, ResourceKey
 from reconciler.errors import StateError, StateWriteError
 from reconciler.files import (
-    DuplicateKeyError,
+    RefusedJsonError,
     file_mode,
     fsync_dir,
     loads_strictly,
@@ -83,8 +83,8 @@ def _parse_line(path: Path, number: int, line: bytes) -> Any:
         return loads_strictly(line.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _UNPARSABLE
-    except DuplicateKeyError as exc:
-        raise StateError(f"{path} line {number} is corrupt: {exc}") from exc
+    except RefusedJsonError as exc:  # a key twice, nested too deep, a number too long
+        raise StateError(f"{path} line {number} is corrupt: {exc.what}") from exc
 
 
 def _header(path: Path, raw: Any) -> Header:
@@ -155,12 +155,34 @@ class Ledger:
         for entry in entries:
             self.apply(entry)
 
+    def both(self) -> set[ResourceKey]:
+        """The keys recorded and in doubt at once, which no run leaves (StateStore.intend
+        refuses a recorded key): an empty set, unless a journal was written by hand."""
+        return {key for key in self.in_doubt if key in self.records}
+
     def changed(self) -> bool:
         """Whether the changes, taken together, left a record or the keys in doubt different."""
         records = self.records
         return self.in_doubt != self._doubt_before or any(
             records.get(key) != value for key, value in self._records_before.items()
         )
+
+
+def check_replayed(path: Path, ledger: Ledger, entries: tuple[Entry, ...]) -> None:
+    """StateError if the journal at `path`, replayed into `ledger`, leaves a key recorded and
+    in doubt at once, naming the line of its last intent (the header is line 1)."""
+    both = ledger.both()
+    if not both:
+        return
+    number, key = max(
+        (index, entry.key)
+        for index, entry in enumerate(entries, 2)
+        if entry.op == "intent" and entry.key in both
+    )
+    raise StateError(
+        f"{path} line {number} is corrupt: an intent to create {key}, which is recorded "
+        "(a key is in doubt only while it is not recorded)"
+    )
 
 
 def header_line(lineage: str, serial: int) -> bytes:

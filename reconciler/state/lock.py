@@ -1,10 +1,12 @@
 """The lock beside the state file: one apply at a time, and a lock that names its holder.
 
-Part of the state store, used only by `store.py` (docs/state.md, "The lock"). Mutual
-exclusion is an `flock` on `<state>.lock`, which the OS releases when its holder dies. The file
-also holds who holds it, as JSON, so that a refusal names the run to wait for and a lock left
-behind can be told from one in use (read with `schema.LockFile`). Imports the standard library,
-`errors`, `files` and the state's schema.
+Part of the state store, used by `store.py` and `state unlock` (docs/state.md, "The lock").
+Mutual exclusion is an `flock` on `<state>.lock`, which the OS releases when its holder dies.
+The file also holds who holds it, as JSON, so that a refusal names the run to wait for and a
+lock left behind can be told from one in use (read with `schema.LockFile`). The lock belongs to
+the real state file (`files.real_path`: a link and its target share it), and is opened only as
+a regular file, never through a link (`files.open_regular`). Imports the standard library,
+core values, `errors`, `files` and the state's schema.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reconciler.core.text import printable
 from reconciler.errors import RefusedError
-from reconciler.files import DuplicateKeyError, loads_strictly, os_errors, write_all
+from reconciler.files import (
+    RefusedJsonError,
+    loads_strictly,
+    open_regular,
+    os_errors,
+    real_path,
+    write_all,
+)
 
 _MAX_SIZE = 65_536  # a lock record is ~200 bytes; more is not one
 
@@ -37,7 +47,8 @@ class LockInfo:
     command: str  # e.g. "reconciler apply manifests"
 
     def __str__(self) -> str:
-        return (
+        """Escaped (`core/text.printable`): the file is read from disk and printed."""
+        return printable(
             f"{self.holder}@{self.host} (pid {self.pid}, since {self.started_at}, `{self.command}`)"
         )
 
@@ -48,6 +59,8 @@ class _Unreadable:
 
 
 def lock_path(state: Path) -> Path:
+    """`<state>.lock`, beside the real state file (`files.real_path`)."""
+    state = real_path(state)
     return state.with_name(state.name + ".lock")
 
 
@@ -80,10 +93,12 @@ def acquire(state: Path, command: str, warn: Callable[[str], None]) -> HeldLock:
 
     A lock left behind by a dead run on this host is taken over, with `warn` naming it; one
     left by a run on another host is refused until `reconciler state unlock --force`.
+    StateError if the lock file is not a regular file (a link, a FIFO...).
     """
+    state = real_path(state)
     path = lock_path(state)
-    with os_errors(f"open the lock file {path}"):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = open_regular(path, os.O_RDWR | os.O_CREAT, "the lock file")
+    assert fd is not None  # O_CREAT: made if missing
     try:
         with os_errors(f"lock {path}"):
             locked = _try_flock(fd)
@@ -106,11 +121,12 @@ def force_unlock(state: Path) -> LockInfo | None:
 
     None if the lock named nobody (no lock file, empty, or unreadable). RefusedError if a
     running process holds the flock: a lock in use cannot be broken, only its holder ending
-    releases it.
+    releases it. StateError if the lock file is not a regular file: a link is never written
+    through (its target is left as it is).
     """
+    state = real_path(state)
     path = lock_path(state)
-    with os_errors(f"open the lock file {path}"):
-        fd = _open_existing(path)
+    fd = open_regular(path, os.O_RDWR, "the lock file")
     if fd is None:
         return None
     try:
@@ -125,13 +141,6 @@ def force_unlock(state: Path) -> LockInfo | None:
     finally:
         os.close(fd)
     return info if isinstance(info, LockInfo) else None
-
-
-def _open_existing(path: Path) -> int | None:
-    try:
-        return os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return None
 
 
 def _try_flock(fd: int) -> bool:
@@ -159,7 +168,7 @@ def _read_info(fd: int) -> LockInfo | _Unreadable | None:
     try:
         document = loads_strictly(data.decode("utf-8"))
         model = LockFile.model_validate(document)
-    except (UnicodeDecodeError, json.JSONDecodeError, DuplicateKeyError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RefusedJsonError):
         return _Unreadable("it is not a lock record (JSON)")
     except ValidationError as exc:
         return _Unreadable(f"it is not a lock record: {exc.error_count()} wrong fields")
@@ -181,6 +190,9 @@ def _this_run(command: str) -> LockInfo:
     except (KeyError, OSError):  # no login name and no passwd entry (a bare container)
         holder = str(os.getuid())
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The command line is the user's argv: escaped, so that the record reads back (a control
+    # character or an undecodable byte would make it unreadable, and the lock not taken over).
+    command = printable(command.encode("utf-8", "backslashreplace").decode("utf-8"))
     return LockInfo(holder, socket.gethostname(), os.getpid(), now, command)
 
 

@@ -3,23 +3,76 @@
 Part of the state store. Imported only when needed — a state file that is not plainly valid
 (`codec.plain_state` said None), a journal replayed, a lock file read — so that a plan of a
 valid state never pays for pydantic. The shapes are those of `codec.record_fields` and
-`codec.key_fields`, the one home of the fields (docs/state.md). Imports pydantic, the standard
-library and core values only.
+`codec.key_fields`, the one home of the fields (docs/state.md); what their values may be is
+`values.py`'s rules, worded here. Imports pydantic, the standard library, core values and the
+state's values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.core.resources import Kind, Record, ResourceKey
+from reconciler.core.resources import SOURCES, Kind, Record, ResourceKey
+from reconciler.state.values import (
+    FIELDS,
+    MAX_INT,
+    SOURCE_NAMES,
+    attribute_refusal,
+    id_refusal,
+    text_refusal,
+)
 
-Name = Annotated[StrictStr, Field(min_length=1)]
-Serial = Annotated[StrictInt, Field(ge=0)]
 _MAX_PID = 2**31 - 1  # os.kill takes a C int
+
+
+def _checked(rule: Callable[[str], str | None]) -> AfterValidator:
+    """A validator raising the problem `rule` finds (worded by values.py), if any."""
+
+    def check(value: str) -> str:
+        problem = rule(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _known_source(value: str) -> str | None:
+    if value in SOURCE_NAMES:
+        return None
+    return f"unknown source {value!r}: COR's sources are {', '.join(SOURCES)}"
+
+
+def _an_int(value: Any) -> Any:
+    """`true` and `1.0` are not 1: a format version is an integer."""
+    if type(value) is not int:
+        raise ValueError('must be the integer 1, not true, 1.0 or "1"')
+    return value
+
+
+Text = Annotated[StrictStr, _checked(text_refusal)]
+Name = Annotated[StrictStr, Field(min_length=1), _checked(text_refusal)]
+ExternalId = Annotated[StrictStr, Field(min_length=1), _checked(id_refusal)]
+SourceName = Annotated[StrictStr, _checked(_known_source)]
+CorId = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
+Serial = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
+Version = Annotated[Literal[1], BeforeValidator(_an_int)]
 
 
 class Frozen(BaseModel):
@@ -28,17 +81,36 @@ class Frozen(BaseModel):
 
 class KeyFields(Frozen):
     kind: Kind
-    source: Name
-    id: Name
+    source: SourceName
+    id: ExternalId
 
     def key(self) -> ResourceKey:
         return ResourceKey(self.kind, self.source, self.id)
 
 
 class RecordFields(KeyFields):
-    cor_id: StrictInt
+    cor_id: CorId
     attributes: dict[StrictStr, StrictStr]
     protected: Literal[True] | None = None  # written only when true (state.md)
+
+    @field_validator("attributes")
+    @classmethod
+    def _fields_of_its_kind(cls, attributes: dict[str, str], info: ValidationInfo) -> Any:
+        """Only the fields of the record's kind, each value by its field's rule (values.py)."""
+        kind = info.data.get("kind")
+        if kind is None:  # the kind is wrong, and said so
+            return attributes
+        allowed = FIELDS[kind.value]
+        for field, value in attributes.items():
+            if field not in allowed:
+                raise ValueError(
+                    f"{field!r} is not a field of a {kind.value} "
+                    f"(it may hold {', '.join(sorted(allowed))})"
+                )
+            problem = attribute_refusal(field, value)
+            if problem is not None:
+                raise ValueError(f"{field}: {problem}")
+        return attributes
 
     def record(self) -> Record:
         return Record(
@@ -47,7 +119,7 @@ class RecordFields(KeyFields):
 
 
 class StateFile(Frozen):
-    format_version: Literal[1]
+    format_version: Version
     lineage: Name
     serial: Serial
     resources: list[RecordFields]
@@ -55,7 +127,7 @@ class StateFile(Frozen):
 
 
 class Header(Frozen):
-    journal: Literal[1]
+    journal: Version
     lineage: Name
     serial: Serial
 
@@ -82,11 +154,11 @@ JOURNAL_LINES = TypeAdapter(list[JournalLine])
 
 class LockFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    holder: StrictStr
-    host: StrictStr
+    holder: Text
+    host: Text
     pid: Annotated[StrictInt, Field(ge=1, le=_MAX_PID)]
-    started_at: StrictStr
-    command: StrictStr
+    started_at: Text
+    command: Text
 
 
 def describe(exc: PydanticValidationError, offset: int = 0, unit: str = "") -> str:
@@ -94,7 +166,8 @@ def describe(exc: PydanticValidationError, offset: int = 0, unit: str = "") -> s
     problems = []
     for error in exc.errors()[:5]:
         where = _where(error["loc"], offset, unit)
-        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+        message = error["msg"].removeprefix("Value error, ")  # ours say what, not that
+        problems.append(f"{where}: {message}" if where else message)
     more = exc.error_count() - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 

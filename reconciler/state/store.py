@@ -3,8 +3,10 @@
 Imperative shell: the only module that touches the state file, its journal (through
 `journal.py`), its backup and its lock (through `lock.py`). `plan` reads with `load_state`;
 commands that write (apply, import, state rm) go through `StateStore`. The shapes live in
-`codec.py` (and, to judge and explain a file that is not plainly valid, `schema.py`). Imports
-the standard library, core values, `errors`, `files`, `memory` and the state's modules.
+`codec.py` (and, to judge and explain a file that is not plainly valid, `schema.py`). A state
+path that is a symbolic link stands for the file it points to (`files.real_path`): its journal,
+backup and lock are beside that file, and writes replace that file, not the link. Imports the
+standard library, core values, `errors`, `files`, `memory` and the state's modules.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def load_state(path: Path) -> State:
 
     A missing file is an empty state. StateError if the file or its journal is unreadable.
     """
-    return _read(path).state
+    return _read(files.real_path(path)).state
 
 
 def _journal_path(path: Path) -> Path:
@@ -62,6 +64,7 @@ def _read_all(path: Path) -> _Loaded:
     base = _base_for(path, on_disk, found.header)
     ledger = journal.Ledger(dict(base.records), set(base.in_doubt))
     ledger.replay(found.entries)
+    journal.check_replayed(_journal_path(path), ledger, found.entries)
     changed = ledger.changed()
     if base.serial == found.header.serial:
         records = MappingProxyType(ledger.records)
@@ -129,6 +132,11 @@ def _judged(path: Path, document: dict[str, Any]) -> State:
     for index, fields in enumerate(model.in_doubt):
         if fields.key() in in_doubt:
             duplicates.append(f"in_doubt.{index} is a second entry for {fields.key()}")
+        if fields.key() in records:
+            duplicates.append(
+                f"in_doubt.{index}: {fields.key()} is recorded too (a key is in doubt only "
+                "while it is not recorded)"
+            )
         in_doubt.add(fields.key())
     if duplicates:
         raise StateError(f"{path} is not a valid state file: {'; '.join(duplicates[:5])}")
@@ -142,7 +150,7 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
         document = files.loads_strictly(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise StateError(f"{path} is not UTF-8 text: {exc.reason}{hint}") from exc
-    except files.DuplicateKeyError as exc:
+    except files.RefusedJsonError as exc:  # a key twice, nested too deep, a number too long
         raise StateError(f"{path} is not a valid state file: {exc}{hint}") from exc
     except json.JSONDecodeError as exc:
         raise StateError(
@@ -205,6 +213,7 @@ class StateStore:
         a dead run on this host is taken over, and `warn` says whose it was. `command` is what
         the lock file tells other runs this one is doing, e.g. "reconciler apply manifests".
         """
+        path = files.real_path(path)  # a link and its target: one state, one lock
         lock = acquire(path, command, warn)
         try:
             with files.os_errors(f"remove temporary files beside {path}"):
@@ -236,8 +245,14 @@ class StateStore:
         `key`, the create is in doubt, and stays so across a crash.
 
         If writing the journal fails (StateWriteError), do not send the create; the key is
-        kept in doubt in memory and close() writes it with the whole state.
+        kept in doubt in memory and close() writes it with the whole state. StateError for a
+        key that is recorded: it is never created again, and a key is never both.
         """
+        record = self._ledger.records.get(key)
+        if record is not None:
+            raise StateError(
+                f"cannot journal a create of {key}: it is recorded (cor_id {record.cor_id})"
+            )
         self._change(journal.Entry("intent", key), journal.intent_line(key))
 
     def record(self, record: Record) -> None:

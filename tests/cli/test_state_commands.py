@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli.state_commands import _json
+from reconciler.core.text import UNSAFE
 from tests.harness import Cli, RunningEmulator, WorkFolder
 from tests.paths import EXAMPLES
 
@@ -105,3 +107,32 @@ def test_a_lock_left_on_another_host_refuses_until_state_unlock_force(
         f"{state} was not locked.\n",
     )
     assert cli("plan", "--state", str(state), manifests)[0] == 0  # plan never needed the lock
+
+
+def test_json_printed_escapes_what_json_dumps_leaves_raw() -> None:
+    """DEL, C1, bidi and invisible characters as \\uXXXX (json.dumps writes them raw), so that
+    a value cannot act on the terminal; the document reads back the same."""
+    document = {"description": "a\x7fb\x9b2J\u202eevil\u200b\ttab\nline", "name": "Café ☕"}
+    text = _json(document)
+    assert "\\u007f" in text
+    assert "\\u009b" in text
+    assert "\\u202e" in text
+    assert "\\u200b" in text
+    assert "Café ☕" in text  # non-ASCII text prints as itself
+    assert UNSAFE.search(text.replace("\n", "")) is None
+    assert json.loads(text) == document
+
+
+def test_list_and_show_through_a_linked_state(tmp_path: Path, cli: Cli) -> None:
+    real = tmp_path / "real.json"
+    record = {"kind": "client", "source": "JIRA", "id": "J-1", "cor_id": 5}
+    record |= {"attributes": {"name": "One", "description": "two\nlines"}}
+    document = {"format_version": 1, "lineage": "0" * 32, "serial": 1, "resources": [record]}
+    real.write_text(json.dumps(document), encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    code, out, _ = cli("state", "list", "--state", str(link))
+    assert (code, out) == (0, "client JIRA/J-1  cor_id 5\n")
+    code, out, _ = cli("state", "show", "--state", str(link), "client", "JIRA", "J-1")
+    assert code == 0
+    assert json.loads(out)["attributes"]["description"] == "two\nlines"

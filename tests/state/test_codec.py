@@ -14,6 +14,22 @@ from reconciler.errors import StateError
 from reconciler.state import codec
 from reconciler.state import store as state
 
+BAD_IDS = [
+    ".",
+    "..",
+    " C1",
+    "C1 ",
+    "C\t1",
+    "C\x1b[2J",
+    "C\x85",
+    "C\u202e1",
+    "C\u200b",
+    "\ud800",
+    " ",
+]
+BAD_NAMES = ["  ", "\u3000", "A\nB", "A\x00", "A\x7f", "A\u2028", "A\ufeff", "A\udfff"]
+OK = ["two\nlines", "a\ttab", "ends with a newline\n"]
+OK_NAMES = ["Acme ", " Acme", ".", "..", "Café\u00a0☕ 😀", "A\u00adB"]
 STATE: dict[str, Any] = {
     "format_version": 1,
     "lineage": "0" * 32,
@@ -46,6 +62,34 @@ def _changed(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     return document
 
 
+# What a value may be (state/values.py): each refused by the models, so never fast.
+REFUSED_VALUES = [
+    _changed(("format_version",), True),
+    _changed(("format_version",), 1.0),
+    _changed(("serial",), 2**63),
+    _changed(("lineage",), "0\x1b[2J"),
+    _changed(("resources", 0, "cor_id"), -1),
+    _changed(("resources", 0, "cor_id"), 2**63),
+    _changed(("resources", 0, "source"), "NOPE"),
+    *(_changed(("resources", 0, "id"), bad) for bad in BAD_IDS),
+    *(_changed(("in_doubt", 0, "id"), bad) for bad in BAD_IDS),
+    _changed(("resources", 0, "attributes"), {"name": "A", "colour": "red"}),
+    _changed(("resources", 0, "attributes"), {"name": "A", "client_id": "C0"}),  # not a client's
+    *(_changed(("resources", 0, "attributes"), {"name": bad}) for bad in BAD_NAMES),
+    *(_changed(("resources", 1, "attributes"), {"client_id": bad}) for bad in BAD_IDS),
+    _changed(("resources", 0, "attributes"), {"description": "a\x1b[2J"}),
+    _changed(("resources", 0, "attributes"), {"website": "a\nb"}),
+    _changed(("in_doubt", 0), {"kind": "client", "source": "JIRA", "id": "C1"}),  # recorded too
+]
+# Valid, if not plainly so: looked at one by one, and still without a model.
+ORDINARY_VALUES = [
+    *(_changed(("resources", 0, "attributes"), {"name": "A", "description": ok}) for ok in OK),
+    *(_changed(("resources", 0, "attributes"), {"name": ok}) for ok in OK_NAMES),
+    _changed(("resources", 0, "id"), "C\u00e91"),
+    _changed(("resources", 0, "id"), "C 1"),
+]
+
+
 STATE_VARIANTS = [
     STATE,
     _changed(("in_doubt",), KeyError),
@@ -75,6 +119,8 @@ STATE_VARIANTS = [
     _changed(("in_doubt", 0, "kind"), "nope"),
     _changed(("in_doubt", 0, "cor_id"), 1),
     _changed(("in_doubt",), [STATE["in_doubt"][0]] * 2),
+    *REFUSED_VALUES,
+    *ORDINARY_VALUES,
 ]
 
 
@@ -95,3 +141,16 @@ def test_the_state_fast_path_agrees_with_the_models(document: dict[str, Any]) ->
         assert dict(fast.records) == dict(slow.records)
         assert all(isinstance(r.attributes, MappingProxyType) for r in fast.records.values())
     assert document is not STATE or fast is not None  # the usual file takes the fast path
+
+
+@pytest.mark.parametrize("document", REFUSED_VALUES)
+def test_a_value_no_rule_allows_is_refused(document: dict[str, Any]) -> None:
+    with pytest.raises(StateError):
+        state._judged(Path("s.json"), document)
+    assert codec.plain_state(document) is None
+
+
+@pytest.mark.parametrize("document", ORDINARY_VALUES)
+def test_valid_values_that_are_not_plainly_so_take_the_fast_path(document: dict[str, Any]) -> None:
+    state._judged(Path("s.json"), document)  # valid
+    assert codec.plain_state(document) is not None

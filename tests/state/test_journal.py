@@ -109,6 +109,39 @@ CORRUPT_JOURNALS: list[tuple[str, bytes, str]] = [
     ("wrong shape", b'{"op": "put", "kind": "client"}\n', "line 2"),
     ("unknown op", b'{"op": "merge"}\n', "line 2"),
     ("duplicate key", b'{"op": "forget", "op": "forget"}\n', "line 2 is corrupt"),
+    ("nested deep", b"[" * 100_000 + b"]" * 100_000 + b"\n", "line 2 is corrupt: arrays or"),
+    (
+        "a long number",
+        b'{"op": "put", "cor_id": ' + b"9" * 5000 + b"}\n",
+        "line 2 is corrupt: a number of more than",
+    ),
+    (
+        "a lone surrogate",
+        b'{"op":"intent","kind":"client","source":"JIRA","id":"\\ud800"}\n',
+        "line 2.*intent.id",
+    ),
+    ("an id of dots", b'{"op":"intent","kind":"client","source":"JIRA","id":".."}\n', "folder"),
+    (
+        "an unknown source",
+        b'{"op":"forget","kind":"client","source":"NOPE","id":"X"}\n',
+        "unknown source 'NOPE'",
+    ),
+    (
+        "a negative cor_id",
+        b'{"op":"put","kind":"client","source":"JIRA","id":"X","cor_id":-1,"attributes":{}}\n',
+        "line 2: put.cor_id: Input should be greater than or equal to 0",
+    ),
+    (
+        "an unknown attribute",
+        b'{"op":"put","kind":"brand","source":"JIRA","id":"X","cor_id":1,'
+        b'"attributes":{"website":"w"}}\n',
+        "'website' is not a field of a brand",
+    ),
+    (
+        "an intent of a recorded key",
+        journal.intent_line(ACME.key),
+        "line 2 is corrupt: an intent to create",
+    ),
 ]
 
 
@@ -273,7 +306,6 @@ REPLAYS: list[tuple[str, list[bytes], set[ResourceKey], list[Record]]] = [
     ("intent, resolve", [intent(A), resolve(A)], set(), []),
     ("intent, forget", [intent(A), journal.forget_line(A)], set(), []),
     ("intent, resolve, intent", [intent(A), resolve(A), intent(A)], {A}, []),
-    ("put, intent", [journal.put_line(ACME), intent(A)], {A}, [ACME]),
     ("resolve alone", [resolve(A)], set(), []),
     ("two keys", [intent(B), intent(A), journal.put_line(BRAND)], {A}, [BRAND]),
 ]
@@ -411,7 +443,7 @@ def test_a_journal_one_behind_with_a_doubt_the_state_lacks_is_refused(path: Path
         load_state(path)
 
 
-@pytest.mark.parametrize("ext_id", ["", "\ud800"])
+@pytest.mark.parametrize("ext_id", ["", "\ud800", ".", "..", " X", "X\t", "X\x1b[2J", "X\u202e"])
 def test_an_intent_that_would_not_read_back_is_refused(path: Path, ext_id: str) -> None:
     with StateStore.open(path) as store:
         with pytest.raises(StateError, match="cannot journal intent"):
@@ -430,6 +462,16 @@ def test_a_failed_intent_is_kept_in_doubt_for_close(
             store.intend(B)  # apply must not send the create
         monkeypatch.undo()
     assert load_state(path).in_doubt == {B}  # at worst, one needless adoption attempt
+
+
+def test_a_recorded_key_is_never_put_in_doubt(path: Path) -> None:
+    """A key is in doubt only while it is not recorded: apply creates unrecorded keys only."""
+    with StateStore.open(path) as store:
+        store.record(ACME)
+        with pytest.raises(StateError, match=r"cannot journal a create of .*recorded \(cor_id"):
+            store.intend(ACME.key)
+        assert store.state.in_doubt == frozenset()
+    assert load_state(path).in_doubt == frozenset()
 
 
 def test_a_closed_store_refuses_intents(path: Path) -> None:

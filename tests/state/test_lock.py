@@ -255,8 +255,13 @@ def test_a_lock_left_by_another_host_is_refused_until_force_unlock(path: Path) -
     assert warnings == []
 
 
-def test_an_unreadable_lock_file_is_refused_until_force_unlock(path: Path) -> None:
-    lock_of(path).write_bytes(b'{"holder": "al')  # torn by a power loss
+@pytest.mark.parametrize(
+    "content",
+    [b'{"holder": "al', b"[" * 100_000 + b"]" * 100_000, b'{"pid": ' + b"1" * 5000 + b"}"],
+    ids=["torn by a power loss", "nested deep", "a long number"],
+)
+def test_an_unreadable_lock_file_is_refused_until_force_unlock(path: Path, content: bytes) -> None:
+    lock_of(path).write_bytes(content)
     with pytest.raises(RefusedError, match=r"no lock record .* unlock --force"):
         StateStore.open(path)
     assert force_unlock(path) is None
@@ -271,6 +276,8 @@ WRONG_SHAPES: list[tuple[str, object]] = [
     ("pid as text", left_behind(pid="4242")),
     ("unknown field", left_behind(colour="red")),
     ("not an object", [left_behind()]),
+    ("a control character", left_behind(command="apply\x1b[2J")),
+    ("a lone surrogate", left_behind(holder="\ud800")),
 ]
 
 
@@ -296,3 +303,54 @@ def test_lock_info_reads_as_the_lock_file_says(path: Path) -> None:
     assert asdict(left) == info_in(path)
     with pytest.raises(AttributeError):
         left.pid = 8  # type: ignore[misc]  # frozen: the point of the test
+
+
+def test_a_linked_state_shares_its_targets_lock(path: Path) -> None:
+    """Two real processes: one holds the state through a link, the other opens its target."""
+    link = path.with_name("link.json")
+    link.symlink_to(path)
+    with held_elsewhere(link):
+        with pytest.raises(RefusedError, match=f"the state {path} is locked by"):
+            StateStore.open(path)
+        with pytest.raises(RefusedError, match=f"cannot unlock the state {path}"):
+            force_unlock(link)
+    assert sorted(p.name for p in path.parent.iterdir()) == [link.name, lock_of(path).name]
+
+
+def test_force_unlock_through_a_linked_state_clears_its_targets_lock(path: Path) -> None:
+    left = leave_info(path, host="ci-runner-7", pid=4242)
+    link = path.with_name("link.json")
+    link.symlink_to(path)
+    assert force_unlock(link) == left
+    assert lock_of(path).read_bytes() == b""
+    assert not lock_of(link).exists()
+
+
+@pytest.mark.parametrize("unlocking", [True, False], ids=["unlock", "open"])
+def test_a_linked_lock_file_is_refused_and_its_target_untouched(
+    path: Path, unlocking: bool
+) -> None:
+    victim = path.with_name("victim")
+    victim.write_text("precious")
+    lock_of(path).symlink_to(victim)
+    with pytest.raises(StateError, match="is a symbolic link, not a regular file"):
+        force_unlock(path) if unlocking else StateStore.open(path)
+    assert victim.read_text() == "precious"
+
+
+@pytest.mark.parametrize("command", ["reconciler state rm client JIRA X\x1b[2J", "x \udcff"])
+def test_a_command_line_that_cannot_be_printed_is_written_escaped(path: Path, command: str) -> None:
+    """The argv a run names itself by reads back, so that a lock it leaves is taken over."""
+    with StateStore.open(path, command=command):
+        left = lock_of(path).read_bytes()
+    assert str(info_in_bytes(left)["command"]).endswith(("X\\x1b[2J", "x \\udcff"))
+    lock_of(path).write_bytes(left)  # as a run killed while holding it leaves it
+    warnings, warn = collect()
+    with StateStore.open(path, warn=warn):
+        pass
+    assert len(warnings) == 1
+    assert "took over the lock" in warnings[0]
+
+
+def info_in_bytes(data: bytes) -> dict[str, object]:
+    return json.loads(data)  # type: ignore[no-any-return]

@@ -42,7 +42,9 @@ from tests.state.spies import fsyncs_watched
 
 
 def test_round_trip(path: Path) -> None:
-    unicode = recorded("client", "JIRA", "Ü-1", 5, name='Café "☕" \\ \n\t\x01 😀', phone="")
+    unicode = recorded(
+        "client", "JIRA", "Ü-1", 5, name='Café "☕" \\ 😀', description="two\nlines\t", phone=""
+    )
     records = (ACME, BRAND, PRODUCT, JIRA_CLIENT, EMPTY, unicode)
     state = write_records(path, *records)
     assert as_dict(state) == {record.key: record for record in records}
@@ -57,14 +59,15 @@ def test_file_is_byte_exact_sorted_and_deterministic(path: Path) -> None:
     assert json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n" == text
 
 
-@pytest.mark.parametrize(
-    "value", ["plain", "Café ☕ 😀", 'quote " backslash \\', "new\nline\ttab\x00\x1f", "\u2028"]
-)
+@pytest.mark.parametrize("value", ["plain", "Café ☕ 😀", 'quote " backslash \\', "new\nline\ttab"])
 def test_file_bytes_equal_json_dumps(path: Path, value: str) -> None:
-    write_records(path, recorded("client", "JIRA", value, 1, **{value: value, "name": value}))
+    ext_id = value.replace("\n", " ").replace("\t", " ")  # an id holds neither
+    write_records(path, recorded("client", "JIRA", ext_id, 1, name="n", description=value))
     text = path.read_text(encoding="utf-8")
     assert json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n" == text
-    assert load_state(path).records[key("client", "JIRA", value)].attributes[value] == value
+    assert (
+        load_state(path).records[key("client", "JIRA", ext_id)].attributes["description"] == value
+    )
 
 
 def test_missing_file_is_an_empty_state_and_is_not_written(path: Path) -> None:
@@ -244,7 +247,7 @@ def test_a_batch_is_fsynced_once_when_it_ends(path: Path) -> None:
             store.intend(BRAND.key)
             store.record(BRAND)
             with store.batch():  # nested: the outer block decides
-                store.intend(ACME.key)
+                store.intend(JIRA_CLIENT.key)
             assert synced == []
             assert journal_of(path).read_bytes().count(b"\n") == 5  # written, not yet synced
         info = journal_of(path).stat()
@@ -253,7 +256,7 @@ def test_a_batch_is_fsynced_once_when_it_ends(path: Path) -> None:
             pass  # nothing written: no fsync
         assert len(synced) == 1
     assert load_state(path).records.keys() == {ACME.key, BRAND.key}
-    assert load_state(path).in_doubt == {ACME.key}
+    assert load_state(path).in_doubt == {JIRA_CLIENT.key}
 
 
 def test_the_store_keeps_its_own_copy_of_a_record(path: Path) -> None:
