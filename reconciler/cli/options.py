@@ -1,13 +1,15 @@
 """Options that several commands share, and the defaults they show.
 
 Part of the CLI (click). Light on purpose: every command module imports it, so it imports click,
-core values and `manifests.cache` (no YAML, no pydantic, no HTTP). An option family reaches its
-command as one value (`gathered`): `plan_options: PlanOptions`, `cache: ManifestCache | None`.
+core values, `manifests.cache` and `manifests.discovery` (no YAML, no pydantic, no HTTP). An
+option family reaches its command as one value (`gathered`): `plan_options: PlanOptions`,
+`cache: ManifestCache | None`.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -16,6 +18,8 @@ import click
 
 from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
 from reconciler.manifests.cache import ManifestCache
+from reconciler.manifests.discovery import DEFAULT_MAX_FILE_SIZE
+from reconciler.manifests.problems import byte_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,6 +28,38 @@ DEFAULT_STATE = "reconciler.state.json"
 DEFAULT_CACHE_DIR = ".reconciler-cache"
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+
+_SIZE = re.compile(r"\s*([0-9]+)\s*(|b|k|kib|m|mib|g|gib)\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20}
+_UNITS |= {"g": 1 << 30, "gib": 1 << 30}
+
+
+class ByteSize(click.ParamType[int]):
+    """A size in bytes: `1048576`, `512KiB`, `64MiB`, `1GiB` (K, M, G: the same units)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        found = _SIZE.fullmatch(str(value))
+        size = int(found[1]) * _UNITS[found[2].lower()] if found else 0
+        if size < 1:
+            self.fail(f"{value!r} is not a size: write bytes, or KiB, MiB, GiB (64MiB)", param, ctx)
+        return size
+
+
+max_file_size_option = click.option(
+    "--max-file-size",
+    type=ByteSize(),
+    envvar="RECONCILER_MAX_FILE_SIZE",
+    show_envvar=True,
+    default=byte_size(DEFAULT_MAX_FILE_SIZE).replace(" ", ""),  # shown as 64MiB
+    show_default=True,
+    metavar="SIZE",
+    help="The largest manifest file read (bytes, or KiB, MiB, GiB); a larger one is refused "
+    "unread (exit 3).",
+)
 state_option = click.option(
     "--state",
     "state_path",

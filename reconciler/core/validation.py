@@ -2,7 +2,9 @@
 
 Pure core, called by `manifests/reader.read_manifests` once every file is read; imports the
 standard library, core values and `errors` only. It sees Declared values, never files:
-duplicates, dangling references and a product whose client is not its brand's.
+duplicates, dangling references and a product whose client is not its brand's. Every id it
+quotes is escaped (`core.text.printable`): the walker reports a bad id, and this must not print
+it raw again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
 from reconciler.core.resources import SPECS, Declared, Kind, ResourceKey
+from reconciler.core.text import printable
 from reconciler.errors import Location, Problem
 
 # Suggesting a close id compares it with every declared id of its kind (~10 µs each). With
@@ -73,7 +76,7 @@ def _index(entities: Iterable[Declared]) -> tuple[dict[ResourceKey, Declared], l
             first[entity.key] = entity
             continue
         message = (
-            f'duplicate {entity.key.kind.value} id "{entity.key.id}" in source '
+            f"duplicate {entity.key.kind.value} id {_quoted(entity.key.id)} in source "
             f"{entity.key.source}: first declared at {earlier.location}"
         )
         if earlier.location == entity.location:
@@ -85,10 +88,12 @@ def _index(entities: Iterable[Declared]) -> tuple[dict[ResourceKey, Declared], l
 def _dangling(entity: Declared, field: str, kind: Kind, suggest: _Suggestions) -> Problem:
     ref = entity.attributes[field]
     source = entity.key.source
-    message = f'{field} "{ref}" refers to a {kind.value} that is not declared in source {source}'
+    message = (
+        f"{field} {_quoted(ref)} refers to a {kind.value} that is not declared in source {source}"
+    )
     suggestion = suggest(kind, source, ref)
     if suggestion is not None:
-        message += f'; did you mean "{suggestion}"?'
+        message += f"; did you mean {_quoted(suggestion)}?"
     return Problem(_field_location(entity, field), message)
 
 
@@ -108,9 +113,10 @@ def _client_mismatch(entity: Declared, declared: Mapping[ResourceKey, Declared])
     return [
         Problem(
             _field_location(entity, "client_id"),
-            f'client_id "{client_id}" is not the client of brand "{brand_id}", which belongs to '
-            f'client "{brand_client}" ({_field_location(brand, "client_id")}): a product\'s '
-            "client_id must be its brand's client_id",
+            f"client_id {_quoted(client_id)} is not the client of brand {_quoted(brand_id)}, "
+            f"which belongs to client {_quoted(brand_client)} "
+            f"({_field_location(brand, 'client_id')}): a product's client_id must be its "
+            "brand's client_id",
         )
     ]
 
@@ -124,3 +130,7 @@ def _closest(wanted: str, candidates: Sequence[str]) -> str | None:
 
 def _field_location(entity: Declared, field: str) -> Location:
     return entity.field_locations.get(field, entity.location)
+
+
+def _quoted(value: str) -> str:
+    return f'"{printable(value)}"'

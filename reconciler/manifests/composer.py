@@ -31,27 +31,48 @@ def compose(path: str, text: str, loader: Any) -> tuple[Callable[[], Event], Pro
     if root is None:
         return None
     refused = _expansion_problem(path, root) if "&" in text else None  # no anchor: no alias
-    return _node_events(root).__next__, refused
+    tagged = _tagged_collections(text, loader) if "!" in text else frozenset()
+    return _node_events(root, tagged).__next__, refused
 
 
-def _node_events(root: yaml.Node) -> Iterator[Event]:
-    """The events of a composed tree, tags resolved, aliases expanded (bounded: checked first)."""
+def _tagged_collections(text: str, loader: Any) -> frozenset[tuple[int, int]]:
+    """Where a mapping or list is written with a tag: composing resolves every collection's
+    tag, so it no longer tells `!!map {...}` from `{...}`; the parser's events do."""
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    marks: list[Any] = [
+        event.start_mark
+        for event in yaml.parse(text, Loader=loader)
+        if isinstance(event, starts) and event.tag is not None
+    ]
+    return frozenset((mark.line, mark.column) for mark in marks)
+
+
+def _node_events(root: yaml.Node, tagged: frozenset[tuple[int, int]]) -> Iterator[Event]:
+    """The events of a composed tree, tags resolved, aliases expanded (bounded: checked first).
+    A collection keeps its tag only if one was written (`tagged`), as the parser gives it."""
     stack: list[Any] = [root]
     while stack:
         item = stack.pop()
         if isinstance(item, yaml.ScalarNode):
             yield yaml.ScalarEvent(None, item.tag, (False, False), item.value, item.start_mark)
         elif isinstance(item, yaml.SequenceNode):
-            yield yaml.SequenceStartEvent(None, item.tag, False, item.start_mark)
+            tag = _written_tag(item, tagged)
+            yield yaml.SequenceStartEvent(None, tag, tag is None, item.start_mark)
             stack.append(yaml.SequenceEndEvent(item.end_mark))
             stack.extend(reversed(item.value))
         elif isinstance(item, yaml.MappingNode):
-            yield yaml.MappingStartEvent(None, item.tag, False, item.start_mark)
+            tag = _written_tag(item, tagged)
+            yield yaml.MappingStartEvent(None, tag, tag is None, item.start_mark)
             stack.append(yaml.MappingEndEvent(item.end_mark))
             for key, value in reversed(item.value):
                 stack.extend((value, key))
         else:
             yield item  # the end of a collection
+
+
+def _written_tag(node: yaml.Node, tagged: frozenset[tuple[int, int]]) -> str | None:
+    mark = node.start_mark
+    return node.tag if (mark.line, mark.column) in tagged else None
 
 
 def _expansion_problem(path: str, root: yaml.Node) -> Problem | None:

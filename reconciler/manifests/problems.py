@@ -4,7 +4,9 @@ Part of the manifests edge; no YAML. `reader.py` and `walker.py` locate each pro
 file:line:col; the words are here. For an entry or a file that does not plainly fit
 (`fields.py`), `entry_problems` and `top_level_problems` ask the models (`schema.py`, imported
 then) and word each error from what YAML read (`Written`: a resolved tag and the text as
-written). Imports pydantic (when asked), core values and the manifests' fields and schema.
+written). Every key, value or tag quoted from a file is escaped (`core.text.printable`, via
+`quoted`), so that a message can neither move the cursor nor forge a line. Imports pydantic
+(when asked), core values and the manifests' fields and schema.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from reconciler.core.resources import Kind, Source
+from reconciler.core.text import printable
 from reconciler.manifests.fields import (
     CORE_TAG,
     ENTRY_ORDER,
     REQUIRED_FIELDS,
+    STR_TAG,
     TOP_LEVEL_KEYS,
     Written,
     plain,
+    value_problem,
 )
 
 if TYPE_CHECKING:
@@ -117,7 +122,17 @@ def _problems(
 def _read_as(value: Written) -> str:
     if value.tag == CORE_TAG + "timestamp" and value.text is not None and len(value.text) > 10:
         return "a timestamp"
-    return _READ_AS.get(value.tag.removeprefix(CORE_TAG), f"a value tagged {value.tag}")
+    return _READ_AS.get(value.tag.removeprefix(CORE_TAG), f"a value tagged {_tag(value.tag)}")
+
+
+def quoted(text: str) -> str:
+    """`text` in double quotes, escaped: JSON's escapes, then core.text's for what JSON keeps."""
+    return printable(json.dumps(text, ensure_ascii=False))
+
+
+def _tag(tag: str) -> str:
+    """A tag as written: `!!map` for YAML's own, `!custom` as is (escaped)."""
+    return "!!" + tag.removeprefix(CORE_TAG) if tag.startswith(CORE_TAG) else printable(tag)
 
 
 def describe(value: Written) -> str:
@@ -125,8 +140,8 @@ def describe(value: Written) -> str:
     if value.text is None or value.tag == CORE_TAG + "null":
         return _read_as(value)
     if value.tag == CORE_TAG + "str":
-        return f"a string {json.dumps(value.text, ensure_ascii=False)}"
-    return f"{_read_as(value)} {value.text}"
+        return f"a string {quoted(value.text)}"
+    return f"{_read_as(value)} {printable(value.text)}"
 
 
 def _closest(wanted: str, choices: Sequence[str]) -> str:
@@ -155,8 +170,8 @@ def expansion_refused(limit: int) -> str:
 
 def duplicate_key(key: str, first_line: int) -> str:
     return (
-        f'duplicate key "{key}" (first at line {first_line}); YAML would silently keep only '
-        "the last one: remove one of them"
+        f"duplicate key {quoted(key)} (first at line {first_line}); YAML would silently keep "
+        "only the last one: remove one of them"
     )
 
 
@@ -169,7 +184,8 @@ def top_level_not_mapping(value: Written) -> str:
 
 def unknown_top_level(key: str) -> str:
     keys = TOP_LEVEL_KEYS
-    return f'unknown top-level key "{key}"; {_closest(key, keys)}valid keys: {", ".join(keys)}'
+    suggestion = _closest(key, keys)
+    return f"unknown top-level key {quoted(key)}; {suggestion}valid keys: {', '.join(keys)}"
 
 
 def top_level_value(key: str, value: Written) -> str:
@@ -188,7 +204,7 @@ def _source_message(value: Written) -> str:
         return f"source must be one of: {_SOURCES_TEXT}; found {describe(value)}"
     suggestion = _closest(value.text.upper(), get_args(Source))
     return (
-        f'unknown source "{value.text}"; {suggestion}valid sources (exact spelling): '
+        f"unknown source {quoted(value.text)}; {suggestion}valid sources (exact spelling): "
         f"{_SOURCES_TEXT}"
     )
 
@@ -207,7 +223,7 @@ def missing_field(kind: Kind, name: str) -> str:
 def unknown_field(kind: Kind, name: str) -> str:
     fields = ENTRY_ORDER[kind]
     return (
-        f'unknown field "{name}" in a {kind.value}; {_closest(name, fields)}'
+        f"unknown field {quoted(name)} in a {kind.value}; {_closest(name, fields)}"
         f"valid fields: {', '.join(fields)}"
     )
 
@@ -218,6 +234,10 @@ def field_value(kind: Kind, name: str, value: Written) -> str:
     fix = "give it a value" if required else "give a value or remove the field"
     if name == "protect":
         return f"protect must be true or false; found {describe(value)}"
+    if value.tag == STR_TAG and value.text:
+        problem = value_problem(name, value.text)
+        if problem is not None:
+            return f"{name} {quoted(value.text)}: {problem}"
     if value.text == "" or (value.tag == CORE_TAG + "null" and value.text == "~"):
         return f"{name} is empty: {fix}"
     if value.tag == CORE_TAG + "null":
@@ -227,12 +247,87 @@ def field_value(kind: Kind, name: str, value: Written) -> str:
     if value.text is None:
         return f"{name} must be one string; found {describe(value)}"
     if not value.tag.startswith(CORE_TAG):
-        return f"{name}: the tag {value.tag} is not supported; write a plain string"
+        return f"{name}: the tag {_tag(value.tag)} is not supported; write a plain string"
     if name == "id":
         why = "external ids are strings"
     elif name.endswith("_id"):
         why = "references are external ids, which are strings"
     else:
         why = "field values are strings"
-    quoted = json.dumps(value.text, ensure_ascii=False)
-    return f"{name}: {value.text} was read as {_read_as(value)}; {why}: quote it: {name}: {quoted}"
+    text = printable(value.text)
+    return (
+        f"{name}: {text} was read as {_read_as(value)}; {why}: quote it: {name}: "
+        f"{quoted(value.text)}"
+    )
+
+
+# Tags on the format's mappings and lists (walker.py): where they were found.
+IN_THE_FILE = "the file's top-level mapping"
+IN_A_SECTION = "a list of entries"
+IN_AN_ENTRY = "an entry"
+
+
+def collection_tag(tag: str, where: str) -> str:
+    return f"the tag {_tag(tag)} is not supported on {where}; write it without a tag"
+
+
+def key_tag(tag: str) -> str:
+    return f"the tag {_tag(tag)} is not supported on a key; write the key as a plain name"
+
+
+# What discovery.py could not read, and why.
+EMPTY_PATH = "an empty path was given: name a file or a folder (. for the current folder)"
+
+
+def _reason(error: OSError) -> str:
+    return printable(error.strerror or type(error).__name__)
+
+
+def cannot_read(error: OSError) -> str:
+    return f"cannot read the file: {_reason(error)}"
+
+
+def cannot_reach(error: OSError) -> str:
+    return f"cannot reach this path: {_reason(error)}"
+
+
+def cannot_read_folder(error: OSError) -> str:
+    return (
+        f"cannot read this folder: {_reason(error)}; what its manifests declare would be "
+        "missing (and a prune would delete it): make it readable, or leave it out of the paths"
+    )
+
+
+def not_regular(kind: str) -> str:
+    return f"not a regular file but {kind}: refused without reading it (a manifest is a file)"
+
+
+def too_large(limit: int) -> str:
+    return (
+        f"the file is larger than {byte_size(limit)}, the most a manifest file may hold: "
+        "refused (--max-file-size or RECONCILER_MAX_FILE_SIZE set another limit)"
+    )
+
+
+def byte_size(size: int) -> str:
+    """`64 MiB`, `1 KiB`, `1000 bytes`: the largest unit that divides `size` exactly."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} byte{'s' if size != 1 else ''}"
+
+
+def link_outside(target: str, real: str) -> str:
+    where = printable(target) if target == real else f"{printable(target)} ({printable(real)})"
+    return (
+        f"a symbolic link to {where}, outside the paths given: not followed; give its target "
+        "as a path too, or link only within the paths"
+    )
+
+
+def dangling_link(target: str) -> str:
+    return f"a symbolic link to {printable(target)}, which does not exist: fix or remove it"
+
+
+def broken_link(target: str, error: OSError) -> str:
+    return f"a symbolic link to {printable(target)} that cannot be followed: {_reason(error)}"

@@ -6,21 +6,39 @@ are imported only then, and by `reconciler schema`. `manifest_json_schema()` is 
 of the format (docs/manifest.schema.json).
 
 Every field value is a non-empty string (strict: no number, boolean or date is coerced). An
-optional field is either absent or a non-empty string; `None` is never a valid value.
+optional field is either absent or a non-empty string; `None` is never a valid value. Ids and
+references follow `core.text.id_problem`, other text `core.text.text_problem` (a description
+may hold newlines and tabs): `fields.value_problem`, the rule the reader's fast path applies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from reconciler.core.resources import Kind, Source
+from reconciler.manifests.fields import value_problem
 
-Text = Annotated[str, Field(min_length=1)]
+
+def _rule(field: str) -> Callable[[str], str]:
+    """The check of `field`'s values (any field of its kind: an id, a name, a description)."""
+
+    def check(value: str) -> str:
+        problem = value_problem(field, value)
+        if problem is not None:
+            raise PydanticCustomError("text_rule", "{problem}", {"problem": problem})
+        return value
+
+    return check
+
+
+Id = Annotated[str, Field(min_length=1), AfterValidator(_rule("id"))]
+Text = Annotated[str, Field(min_length=1), AfterValidator(_rule("name"))]
+LongText = Annotated[str, Field(min_length=1), AfterValidator(_rule("description"))]
 
 
 def _drop_default(schema: dict[str, Any]) -> None:
@@ -43,7 +61,7 @@ _CLIENT_REF_DOC = "External id of a client declared (in any file) with the same 
 class _Entry(BaseModel):
     model_config = _MODEL_CONFIG
 
-    id: Text = Field(description=_ID_DOC)
+    id: Id = Field(description=_ID_DOC)
     name: Text = Field(description="Display name in COR.")
     protect: StrictBool | SkipJsonSchema[None] = Field(
         default=None,
@@ -68,23 +86,23 @@ class ClientEntry(_Entry):
     last_name_contact: Text | SkipJsonSchema[None] = _optional("Contact's last name.")
     phone: Text | SkipJsonSchema[None] = _optional("Contact phone number.")
     website: Text | SkipJsonSchema[None] = _optional("Website URL.")
-    description: Text | SkipJsonSchema[None] = _optional("Free text about the client.")
+    description: LongText | SkipJsonSchema[None] = _optional("Free text about the client.")
 
 
 class BrandEntry(_Entry):
     """A brand of a client: POST /v2/integrations/brands. A brand cannot move to another client."""
 
-    client_id: Text = Field(description=_CLIENT_REF_DOC)
+    client_id: Id = Field(description=_CLIENT_REF_DOC)
 
 
 class ProductEntry(_Entry):
     """A product of a client's brand: POST /v2/integrations/products."""
 
-    client_id: Text = Field(description=_CLIENT_REF_DOC + " Must be the brand's client.")
-    brand_id: Text = Field(
+    client_id: Id = Field(description=_CLIENT_REF_DOC + " Must be the brand's client.")
+    brand_id: Id = Field(
         description="External id of a brand declared (in any file) with the same source."
     )
-    description: Text | SkipJsonSchema[None] = _optional("Free text about the product.")
+    description: LongText | SkipJsonSchema[None] = _optional("Free text about the product.")
 
 
 class ManifestFile(BaseModel):

@@ -23,8 +23,10 @@ from reconciler.errors import Location, Problem
 from reconciler.manifests import composer, problems
 from reconciler.manifests.fields import (
     BOOL_TAG,
+    CORE_TAG,
     ENTRY_FIELDS,
     FLAG_FIELDS,
+    PLAIN_TEXT,
     REQUIRED_FIELDS,
     SECTIONS,
     STR_TAG,
@@ -138,6 +140,7 @@ class _Walk:
 
     def root(self, event: _Event) -> None:
         if isinstance(event, _MappingStart) and event.anchor is None:
+            self._untagged(event, problems.IN_THE_FILE)
             self._document(event)
             return
         self._skip(event)
@@ -158,6 +161,7 @@ class _Walk:
                 continue
             top[name] = (key, value)
             if name in SECTIONS and value.__class__ is _SequenceStart and value.anchor is None:
+                self._untagged(value, problems.IN_A_SECTION)
                 lists.add(name)
                 declares = self._section(SECTIONS[name], name) or declares
             else:
@@ -176,6 +180,8 @@ class _Walk:
         while (item := self.next()).__class__ is not _SequenceEnd:
             listed = True
             if item.__class__ is _MappingStart and item.anchor is None:
+                if item.tag is not None:
+                    self._untagged(item, problems.IN_AN_ENTRY)
                 self._entry(kind, item)
             else:
                 self._skip(item)
@@ -188,7 +194,7 @@ class _Walk:
         fits (fields.ENTRY_FIELDS). The hot loop: 100,000 entries take ~500,000 turns, so the
         usual pair, a plain key then a scalar, is read and judged inline."""
         events, special = self.next, self._special
-        known, text_fields = _KNOWN[kind], _TEXT_FIELDS[kind]
+        known, text_fields, plain_text = _KNOWN[kind], _TEXT_FIELDS[kind], PLAIN_TEXT[kind]
         fields: dict[str, _Pair] = {}
         names: list[str] = []
         values: list[str] = []
@@ -222,7 +228,7 @@ class _Walk:
                     values.append(text)
                     lines.append(mark.line)
                     columns.append(mark.column + 1)
-                odd = odd or name not in text_fields
+                odd = odd or name not in text_fields or plain_text[name](text) is None
             elif tag == BOOL_TAG and name in FLAG_FIELDS:
                 protect = plain(Written(tag, text)) is True
             else:
@@ -259,7 +265,7 @@ class _Walk:
             self.entities.protect_last()
 
     def _key(self, key: _Event, seen: dict[str, _Pair]) -> str | None:
-        """The key's text; None (reported) for a complex, merge or repeated key."""
+        """The key's text; None (reported) for a complex, merge, tagged or repeated key."""
         if key.__class__ is not _Scalar:
             self._skip(key)
             self._add(key, problems.COMPLEX_KEY)
@@ -270,11 +276,20 @@ class _Walk:
         if (key.tag is not None or name.startswith("<")) and self._tag(key) == _MERGE:
             self._add(key, problems.MERGE_KEY)
             return None
+        if key.tag is not None and key.tag != "!" and not key.tag.startswith(CORE_TAG):
+            self._add(key, problems.key_tag(key.tag))  # a custom tag; YAML's own keep the text
+            return None
         if name in seen:
             first = seen[name][0].start_mark.line + 1
             self._add(key, problems.duplicate_key(name, first))
             return None
         return name
+
+    def _untagged(self, start: _Event, where: str) -> None:
+        """Reports a tag on a mapping or list of the format (`- !foo {id: x}`, `!!map`): YAML
+        would construct it as something else, or not at all; only scalars may be tagged."""
+        if start.tag is not None:
+            self._add(start, problems.collection_tag(start.tag, where))
 
     def _skip(self, event: _Event) -> None:
         """Consumes the rest of the node `event` starts; declines at an anchor or alias."""

@@ -1,5 +1,6 @@
 """Options several commands share (cli/options.py): the manifest cache's --cache-dir,
---no-cache and RECONCILER_CACHE_DIR; the output is the same with or without the cache."""
+--no-cache and RECONCILER_CACHE_DIR; the output is the same with or without the cache; the
+size limit of a manifest file, --max-file-size and RECONCILER_MAX_FILE_SIZE."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import run
+from reconciler.cli.options import ByteSize
 from tests.harness import Files, WorkFolder
 from tests.paths import EXAMPLES
 
@@ -39,3 +41,39 @@ def test_plan_prints_the_same_with_and_without_the_cache(
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0].endswith("Plan: 38 to create, 0 to update, 0 to delete.\n")
+
+
+@pytest.mark.parametrize(
+    ("written", "size"),
+    [
+        ("1", 1),
+        ("1048576", 1 << 20),
+        ("512KiB", 512 << 10),
+        ("64MiB", 64 << 20),
+        ("64m", 64 << 20),
+        ("1 GiB", 1 << 30),
+        ("2k", 2048),
+        ("10B", 10),
+    ],
+)
+def test_a_size_is_bytes_or_binary_units(written: str, size: int) -> None:
+    assert ByteSize().convert(written, None, None) == size
+
+
+@pytest.mark.parametrize("written", ["0", "-1", "1.5MiB", "64MB", "lots", ""])
+def test_what_is_not_a_size_is_a_usage_error(
+    written: str, work_folder: WorkFolder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work_folder(TWO_FILES, under="m")
+    assert run(["validate", "--max-file-size", written, "m"]) == 3
+    assert "is not a size: write bytes, or KiB, MiB, GiB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_the_commands_that_read_manifests_take_a_size_limit(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run([command, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--max-file-size SIZE" in shown
+    assert "[env var: RECONCILER_MAX_FILE_SIZE; default: 64MiB]" in shown

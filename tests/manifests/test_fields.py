@@ -15,6 +15,10 @@ from reconciler.manifests import fields, problems
 from reconciler.manifests.fields import Written
 from reconciler.manifests.reader import read_manifests
 
+# Text that some field's rule (core.text) refuses, as YAML double-quoted strings.
+HOSTILE = [r'"."', r'".."', r'" x"', r'"x "', r'"   "', r'"a\eb"', r'"a\tb"', r'"l1\nl2"']
+HOSTILE += [r'"\u202ex"', r'"x\u200b"', r'"\x85"', r'"\x7f"', r'"a b"', r'"..."', r'" "']
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.usefixtures("work_folder")
@@ -33,7 +37,7 @@ def test_an_entry_that_plainly_fits_is_one_the_models_accept(
 
     monkeypatch.setattr(problems, "entry_problems", recording)
     base = {"id": "X1", "name": "N", "client_id": "C1", "brand_id": "B1"}
-    texts = ["Acme", '""', "yes", "false", "12", "~", "[a]", "{a: b}", "!custom x"]
+    texts = ["Acme", '""', "yes", "false", "12", "~", "[a]", "{a: b}", "!custom x", *HOSTILE]
     entries = []
     for name in sorted([*fields.ENTRY_FIELDS[kind], "colour"]):
         for text in texts:
@@ -96,3 +100,35 @@ def test_a_top_level_that_plainly_fits_is_one_the_models_accept(
         assert found == []
     else:
         assert found  # each case here that does not plainly fit has a problem to report
+
+
+@pytest.mark.parametrize("text", [yaml.safe_load(text) for text in HOSTILE] + ["Acme", "P-1"])
+def test_a_value_plainly_fits_only_if_its_rule_accepts_it(text: str) -> None:
+    """One match per value (fields.PLAIN_TEXT) stands for the rule of core.text; each field's
+    pattern lets through only what the rule accepts, and everything the rule accepts that has
+    no whitespace at either end."""
+    for kind in KINDS:
+        for name, plainly in fields.PLAIN_TEXT[kind].items():
+            problem = fields.value_problem(name, text)
+            if plainly(text) is not None:
+                assert problem is None, (kind, name, text)
+            elif text == text.strip():
+                assert problem is not None, (kind, name, text)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("id", "..", "an id cannot be '..': a URL would read it as a folder"),
+        ("client_id", " C1", "an id cannot start or end with whitespace"),
+        ("brand_id", "B\u202e", "an id cannot hold the character U+202E"),
+        ("name", "  ", "cannot be whitespace only"),
+        ("name", "A\nB", "cannot hold the character U+000A"),
+        ("description", "A\n\tB", None),
+        ("description", "A\x1bB", "cannot hold the character U+001B"),
+        ("website", "\u200b", "cannot hold the character U+200B"),
+        ("name", " Acme ", None),
+    ],
+)
+def test_each_field_follows_its_rule(name: str, text: str, expected: str | None) -> None:
+    assert fields.value_problem(name, text) == expected
