@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -264,3 +265,39 @@ def test_no_expression_is_pasted_into_a_script(path: Path) -> None:
     injection): values reach scripts through `env:` only."""
     scripts = _run_blocks(yaml.safe_load(path.read_text(encoding="utf-8")))
     assert [script for script in scripts if "${{" in script] == []
+
+
+# A line of a script that writes a code fence of its own: three or more backticks at the start
+# of a quoted word (`echo '```text'`), outside the `fenced` function that sizes the fence and
+# outside comments.
+_FIXED_FENCE = re.compile(r"""(?:^|\s)['"]?```""")
+
+
+def _fixed_fences(script: str) -> list[str]:
+    body = re.sub(r"fenced\(\) \{\n.*?\n\}\n", "", textwrap.dedent(script), flags=re.S)
+    lines = (line.strip() for line in body.splitlines())
+    return [line for line in lines if not line.startswith("#") and _FIXED_FENCE.search(line)]
+
+
+@pytest.mark.parametrize(
+    ("script", "found"),
+    [
+        pytest.param("echo '```text'\ncat x\necho '```'\n", ["echo '```text'", "echo '```'"]),
+        pytest.param('printf "```\\n"', ['printf "```\\n"']),
+        pytest.param("fenced() {\n  awk 'END { f = \"```\" }'\n}\nhead x | fenced\n", []),
+        pytest.param("# a ```text block\n", []),
+        pytest.param('echo "## plan of \\`$STATE_FILE\\`"', []),
+    ],
+)
+def test_fixed_fences_are_found(script: str, found: list[str]) -> None:
+    assert _fixed_fences(script) == found
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_relative)
+def test_no_script_pastes_text_inside_a_fence_of_fixed_length(path: Path) -> None:
+    """A fixed ```text fence around a pasted log is closed by any line of three backticks in
+    it (a key or reference holding a code fence), and the rest becomes Markdown: every paste
+    goes through `fenced`, whose fence outlasts any backtick run (tests/hostile/test_output.py
+    runs those steps over hostile text)."""
+    scripts = _run_blocks(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert [line for script in scripts for line in _fixed_fences(script)] == []

@@ -1,7 +1,7 @@
 """The vocabulary shared by every stage: kinds, sources, fields and resource values.
 
-Pure core: the vocabulary of every stage. Imports the standard library and `errors` (Location)
-only.
+Pure core: the vocabulary of every stage. Imports the standard library, `errors` (Location) and
+`core.text` (how a key prints) only.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, TypeVar, get_args, overload
 
+from reconciler.core.text import printable
 from reconciler.errors import Location
 
 # COR's valid sources, exact spelling. A Literal, so that the manifest JSON Schema lists them.
@@ -119,7 +120,10 @@ class ResourceKey(NamedTuple):
         return (self.kind.rank, self.source, self.id)
 
     def __str__(self) -> str:
-        return f"{self.kind.value} {self.source}/{self.id}"
+        """`product SAP/P-1`, the address every message and text output uses; a source or id
+        holding a control, bidi or invisible character shows it escaped (`core/text.printable`:
+        one search, and the usual key as it is), so it cannot act on a terminal or forge a line."""
+        return printable(f"{self.kind.value} {self.source}/{self.id}")
 
     def references(self, attributes: Mapping[str, str]) -> tuple[ResourceKey, ...]:
         """The keys this entity refers to, read from its attributes."""

@@ -1,8 +1,9 @@
 """Audits as text (docs/audit.md); `audit_json` and `audit_markdown` render the other formats.
 
 Pure (`audit → render`): functions from an Audit to a string; colour is a parameter.
-Output is deterministic. User text (ids, names, COR's messages) is JSON-quoted where it is not
-plain, so no value can fake a line: one line per finding, whatever the finding holds.
+Output is deterministic. User text (ids, names, values) is JSON-quoted where it is not plain and
+COR's messages are escaped (`core/text.printable`), so no value can fake a line or act on a
+terminal: one line per finding, whatever the finding holds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 from reconciler.core.audit import Audit, Category, Finding, Link, ReadError, Reference
 from reconciler.core.diff import FieldChange
+from reconciler.core.text import printable
 from reconciler.output.style import counted, paint, plain, quote, show_key
 
 READ_FAILED = "read failed"  # the heading of the records COR could not be read for
@@ -83,7 +85,8 @@ def finding_line(finding: Finding) -> str:
 
 
 def error_line(error: ReadError) -> str:
-    message = " ".join(error.message.split())  # COR's text: never more than one line
+    # COR's text: one line, and nothing in it can act on a terminal (ESC, C1, bidi...)
+    message = printable(" ".join(error.message.split()))
     return f"{show_key(error.key)} (cor_id {error.cor_id}): {message}"
 
 

@@ -1,7 +1,7 @@
 """A failed command as JSON, for wrappers that asked for `--format json` (docs/exit-codes.md).
 
 Pure (`error → render`): the document the CLI's error boundary prints on stdout when a command
-run with `--format json` fails. Imports `errors` and `output.plan_json` (the JSON bytes) only.
+run with `--format json` fails. Imports `errors` and `output.style` (JSON escapes) only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from reconciler.errors import (
     EXIT_REFUSED,
     Problem,
 )
+from reconciler.output.style import escape_json
 
 _OUTCOMES = {
     EXIT_FAILURE: "failed",
@@ -41,4 +42,5 @@ def render_failure_json(code: int, message: str, problems: Sequence[Problem] = (
             for p in problems
         ],
     }
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return escape_json(text) + "\n"  # a problem may quote the manifest's text

@@ -2,7 +2,7 @@
 
 Pure (`plan → render`): `plan_document` is the document as plain values, `render_json` its
 bytes (sorted keys, two-space indent, a trailing newline: stable across runs). Imports core
-values and `output.json_shapes` only.
+values, `output.json_shapes` and `output.style` (JSON escapes) only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.core.plan import Change, Plan
 from reconciler.output.json_shapes import field_change_json, key_json, record_json
+from reconciler.output.style import escape_json
 
 PLAN_JSON_FORMAT_VERSION = 1
 
@@ -40,8 +41,10 @@ def render_json(plan: Plan) -> str:
 
 
 def dump_json(document: object) -> str:
-    """The bytes of every JSON document reconciler prints: sorted keys, stable bytes."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The bytes of every JSON document reconciler prints: sorted keys, stable bytes; any
+    character that could act on a terminal written as a JSON escape (the same values)."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return escape_json(text) + "\n"
 
 
 def _change_json(change: Change) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Pure (`plan → render`): functions from a Plan to a string; colour is a parameter, never a
 terminal check. Output is deterministic: the same plan renders to the same bytes. The lines of
 one change (`change_lines`) are shared with the Markdown plan, which shows names through
-`style.plain`. Imports core values and `output.style` only.
+`style.plain`. Every id, source and value is escaped or quoted: none can move the cursor, set a
+title, ring a bell or forge a line. Imports core values and `output.style` only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import SPECS, ResourceKey
+from reconciler.core.text import printable
 from reconciler.output.style import paint, quote
 
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!", Action.DELETE: "-"}
@@ -29,7 +31,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
 def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
     for change in plan.changes:
-        head, *details = change_lines(change, _as_is)
+        head, *details = change_lines(change, printable)
         yield paint(head, _COLOUR[change.action], color)
         yield from details
     for record in plan.not_declared:
@@ -67,13 +69,11 @@ def _limit_lines(plan: Plan) -> Iterator[str]:
         yield f"  - {problem}"
 
 
-def _as_is(text: str) -> str:
-    return text
-
-
 def change_lines(change: Change, show: Callable[[str], str]) -> list[str]:
     """One change as lines (no colour, no newlines): the head, then its fields or diffs.
-    `show` renders ids, sources and field names (as is in text, made safe in Markdown)."""
+    `show` renders ids, sources and field names: escaped where unsafe in text
+    (`core/text.printable`, which leaves the usual id as it is), JSON-quoted where not plain in
+    Markdown (`style.plain`). Values are JSON-quoted (`style.quote`) in both."""
     key = change.key
     head = f"{SYMBOLS[change.action]} {change.action.value} {_key(key, show)}"
     if change.cor_id is not None:

@@ -11,6 +11,7 @@ import json
 import re
 
 from reconciler.core.resources import ResourceKey
+from reconciler.core.text import UNSAFE_IN_TEXT
 
 _RESET = "\033[0m"
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "dim": "\033[2m"}
@@ -22,8 +23,25 @@ def paint(text: str, colour: str, enabled: bool) -> str:
 
 
 def quote(value: str | None) -> str:
-    """A value as shown to humans: JSON-quoted, so newlines or escapes cannot fake lines."""
-    return "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
+    """A value as shown to humans: JSON-quoted, so newlines or escapes cannot fake lines, and
+    every character that could act on a terminal or hide itself (C1 controls, bidi, zero-width:
+    `core/text.py`) written as a JSON escape, which json.dumps leaves raw."""
+    return "(not set)" if value is None else escape_json(json.dumps(value, ensure_ascii=False))
+
+
+def escape_json(text: str) -> str:
+    """JSON text with each unsafe character left raw by json.dumps (DEL, C1, bidi, zero-width,
+    U+2028/9) written as `\\uXXXX`: the same JSON, the same values, nothing that can act on a
+    terminal. json.dumps already escapes every C0 control in strings, so a raw newline or tab
+    can only be the document's own layout, which `UNSAFE_IN_TEXT` lets through. One search for
+    the usual text."""
+    if UNSAFE_IN_TEXT.search(text) is None:
+        return text
+    return UNSAFE_IN_TEXT.sub(_json_escape, text)
+
+
+def _json_escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
 
 
 def plain(text: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.audit import Audit, Category, Finding, build_audit
+from reconciler.core.audit import Audit, Category, Finding, ReadError, build_audit
+from reconciler.core.text import UNSAFE
 from reconciler.output.audit_markdown import render_audit_markdown
 from reconciler.output.comment import COMMENT_LIMIT
 from tests.builders import key
@@ -73,3 +74,25 @@ def test_markdown_when_not_even_the_frames_fit() -> None:
     assert "Details left out to fit the comment limit" in text
     with pytest.raises(ValueError, match="too small"):
         render_audit_markdown(audit, paths=["m"], limit=100)
+
+
+def test_hostile_ids_and_messages_stay_inside_fences() -> None:
+    """Ids, sources, references and COR's messages holding a fence, `</details>`, HTML, a
+    table pipe or terminal controls: shown quoted or escaped, in fences no line closes."""
+    hostile = "ZQX```\n</details>\n<img src=x> | a |\x1b]0;t\x07\u202e"
+    audit = build_audit(
+        [
+            Finding(Category.NOT_APPLIED, key("client", "SAP", hostile)),
+            Finding(Category.DELETED, key("brand", hostile, "B-1"), 3),
+            Finding(Category.IN_DOUBT, key("product", "SAP", hostile), declared=False),
+        ],
+        [ReadError(key("client", "SAP", "C-1"), 4, hostile)],
+        remote=True,
+    )
+    text = render_audit_markdown(audit, paths=["manifests"])
+    assert "ZQX" not in outside_fences(text)
+    assert UNSAFE.search(text.replace("\n", "")) is None
+    assert outside_fences(text).count("</details>") == 4
+    assert '\nclient SAP/"ZQX```\\n</details>\\n<img src=x> | a |\\u001b]0;t\\u0007\\u202e"' in text
+    assert "C-1 (cor_id 4): ZQX```\\n</details>" not in text  # the message: one line, escaped
+    assert "C-1 (cor_id 4): ZQX``` </details> <img src=x> | a |\\x1b]0;t\\x07\\u202e" in text

@@ -10,7 +10,7 @@ import pytest
 from reconciler.core.audit import Category, Finding, ReadError, audit_offline, build_audit
 from reconciler.output.audit_json import render_audit_json
 from reconciler.output.audit_markdown import render_audit_markdown
-from reconciler.output.audit_text import audit_summary, render_audit_text
+from reconciler.output.audit_text import audit_summary, error_line, render_audit_text
 from tests.audit_samples import ACME, BRAND_R, PROD_R
 from tests.builders import declared, desired_of, key, state_of
 from tests.output.audits import mixed_audit
@@ -71,3 +71,12 @@ def test_summary_line(findings: int, errors: int, line: str) -> None:
         [ReadError(key("client", "SF", str(i)), i, "x") for i in range(errors)],
     )
     assert audit_summary(audit) == line
+
+
+def test_cor_message_cannot_act_on_the_terminal() -> None:
+    """COR's message is one line (whitespace collapsed) with every unsafe character escaped."""
+    error = ReadError(key("client", "SAP", "C\u202e"), 9, "400 Bad\x1b]0;t\x07:\n forged\x9b2J")
+    assert (
+        error_line(error)
+        == 'client SAP/"C\\u202e" (cor_id 9): 400 Bad\\x1b]0;t\\x07: forged\\x9b2J'
+    )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from reconciler.core.plan import build_plan
 from reconciler.output.plan_json import render_json
 from reconciler.output.plan_text import render_text
+from tests.builders import declared, desired_of, key, recorded, state_of
 from tests.output.plans import mixed_plan
 
 
@@ -37,3 +38,24 @@ def test_colour_only_when_asked() -> None:
     plain, coloured = render_text(mixed_plan()), render_text(mixed_plan(), color=True)
     assert "\033[" not in plain
     assert "\033[32m+ create brand SALESFORCE/SF-BRAND-1\033[0m" in coloured
+
+
+def test_an_id_cannot_act_on_the_terminal_nor_fake_a_line() -> None:
+    """Ids and sources are escaped where unsafe (`core/text.printable`); values JSON-quoted,
+    with C1, bidi and invisible characters escaped too."""
+    desired = desired_of(
+        declared("client", "SAP", "A\x1b]0;title\x07", name="N\x9b2J\u202e"),
+        declared("client", "SAP", "B\nNo changes.\n", name="N"),
+    )
+    state = state_of(recorded("brand", "SAP", "K\x1b[2J", 7, name="B", client_id="A"))
+    text = render_text(build_plan(desired, state, {key("product", "SAP", "D\u200b")}))
+    assert text.splitlines() == [
+        "+ create client SAP/A\\x1b]0;title\\x07",
+        '    name: "N\\u009b2J\\u202e"',
+        "+ create client SAP/B\\nNo changes.\\n",
+        '    name: "N"',
+        "  not declared — kept: brand SAP/K\\x1b[2J (cor_id 7)",
+        "  in doubt, not declared: product SAP/D\\u200b: an earlier apply may have created it in "
+        "COR; declare it again and apply to adopt it",
+        "Plan: 2 to create, 0 to update, 0 to delete.",
+    ]
