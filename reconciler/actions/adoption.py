@@ -4,7 +4,9 @@ Orchestration over injected edges (`actions.edges`). The API cannot be read by e
 adopting is a PUT of the declared updatable fields to the external id: COR's answer names its
 COR id. Apply adopts a create in doubt or one answered "duplicate external id"; import adopts
 every declared record the state does not hold. If COR answers not found (ZC001), the record is
-left for `apply` to create. Import goes kind by kind (clients, brands, products) so that an
+left for `apply` to create. A lookup that gives up after the client's retries is in doubt (not
+recorded; the next run looks it up again); the run stops early only as `stopping.py` says. Import
+goes kind by kind (clients, brands, products) so that an
 adopted record's parents are known and checked; within a kind, requests run in parallel.
 """
 
@@ -16,12 +18,12 @@ from typing import Any
 
 from reconciler.actions.edges import Recorder, Send
 from reconciler.actions.outcomes import ImportReport, Outcome, Result
-from reconciler.actions.stopping import STOPS_WRITES
+from reconciler.actions.stopping import StopPolicy
 from reconciler.cor.answers import cor_id_of
 from reconciler.cor.endpoints import update_call
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import KINDS, SPECS, ResourceKey
-from reconciler.errors import ApiError, NotFoundError
+from reconciler.errors import ApiError, NotFoundError, StateWriteError, TransientError
 
 
 def adopt(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int], reason: str) -> Result:
@@ -66,36 +68,61 @@ def import_records(
     *,
     parallelism: int = 8,
     cor_ids: Mapping[ResourceKey, int] | None = None,
+    policy: StopPolicy | None = None,
 ) -> ImportReport:
+    """Look up every candidate, kind by kind; stops as `policy` (stopping.py) says, or when the
+    state cannot be written, listing what it did not look up."""
+    stop = policy or StopPolicy()
     known = dict(cor_ids or {})
     results: list[Result] = []
-    todo = candidates(plan)
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    left: list[Change] = []
+    stopped_by = ""
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+    try:
         for kind in KINDS:
-            batch = [change for change in todo if change.key.kind is kind]
-            try:
-                outcomes = list(pool.map(lambda c: _look_up(c, send, known), batch))
-            except STOPS_WRITES as error:
-                left = tuple(c for c in todo if c.key.kind.rank >= kind.rank)
-                return ImportReport(tuple(results), str(error), left)
-            for result in outcomes:
-                _settle(result, recorder, known)
+            batch = [change for change in candidates(plan) if change.key.kind is kind]
+            if stopped_by or stop.stopped:
+                left.extend(batch)
+                continue
+            outcomes = list(pool.map(lambda c: _look_up(c, send, known, stop), batch))
+            for change, result in zip(batch, outcomes, strict=True):
+                if result is None:  # the run stopped before its request
+                    left.append(change)
+                    continue
+                try:
+                    _settle(result, recorder, known)
+                except StateWriteError as error:
+                    stopped_by = stopped_by or f"the state could not be written: {error}"
+                    result = Result(change, Outcome.IN_DOUBT, reason=_AGAIN)
                 results.append(result)
                 report(result)
-    return ImportReport(tuple(results))
+    finally:  # an interrupt: the lookups not yet sent are dropped, those in flight finish
+        pool.shutdown(wait=True, cancel_futures=True)
+    return ImportReport(tuple(results), stopped_by or stop.reason, tuple(left))
 
 
-def _look_up(change: Change, send: Send, known: Mapping[ResourceKey, int]) -> Result:
+_AGAIN = "not recorded: the next import or apply looks it up again"
+
+
+def _look_up(
+    change: Change, send: Send, known: Mapping[ResourceKey, int], stop: StopPolicy
+) -> Result | None:
+    if stop.stopped:
+        return None
     try:
-        return adopt(change, send, known, "adopted: it exists in COR")
+        result = adopt(change, send, known, "adopted: it exists in COR")
     except NotFoundError:
-        return Result(
+        result = Result(
             change, Outcome.NOT_FOUND, reason="COR does not know it; apply will create it"
         )
-    except STOPS_WRITES:
-        raise
+    except TransientError as error:  # sent; whether the PUT reached COR is unknown
+        stop.failed(error)
+        return Result(change, Outcome.IN_DOUBT, reason=f"{error}; {_AGAIN}")
     except ApiError as error:
+        stop.failed(error)
         return Result(change, Outcome.FAILED, reason=str(error))
+    stop.answered()
+    return result
 
 
 def _settle(result: Result, recorder: Recorder, known: dict[ResourceKey, int]) -> None:

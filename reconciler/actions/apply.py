@@ -5,9 +5,10 @@ Orchestration over injected edges (`actions.edges`): the CLI injects `send` (the
 `Recorder` (the state store), so this is tested with the emulator or any fake. Up to `parallelism`
 requests are in flight together, on worker threads; everything else — the recorder, the scheduler,
 the report — stays on the calling thread. A change starts only once what it references exists
-(scheduler.py); a failed create makes its dependants skipped while independent records go on. An
-authentication failure, or COR still unreachable after the client's retries, stops the run
-(stopping.py): every later request would fail too, and a re-run picks up where it stopped.
+(scheduler.py); a change that fails, or whose request gave up after the client's retries ("in
+doubt": sent, outcome unknown), makes its dependants skipped while independent records go on.
+The whole run stops only as stopping.py says (an authentication failure, COR down as a whole),
+or when the state cannot be written: nothing new starts, and a re-run picks up where it stopped.
 
 Exactly-once creates: the intent of each create is journaled before its request; a create whose
 outcome is unknown (lost answer, crash) stays "in doubt" and the next run adopts it — a PUT of the
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from reconciler.actions.adoption import adopt
 from reconciler.actions.edges import Recorder, Send
-from reconciler.actions.outcomes import ApplyReport, Outcome, Result
+from reconciler.actions.outcomes import ApplyReport, Outcome, Result, next_apply
 from reconciler.actions.scheduler import Scheduler
-from reconciler.actions.stopping import STOPS_WRITES
+from reconciler.actions.stopping import StopPolicy
 from reconciler.cor.answers import cor_id_of
 from reconciler.cor.endpoints import create_call, delete_call, update_call
 from reconciler.core.plan import Action, Change, Plan, update_fields
@@ -37,6 +38,8 @@ from reconciler.errors import (
     DuplicateError,
     NotFoundError,
     RequestRejectedError,
+    StateWriteError,
+    TransientError,
 )
 
 T = TypeVar("T")
@@ -65,15 +68,18 @@ def apply_plan(
     should_stop: Callable[[], bool] = lambda: False,
     parallelism: int = 1,
     cor_ids: Mapping[ResourceKey, int] | None = None,
+    policy: StopPolicy | None = None,
 ) -> ApplyReport:
     """Apply every change; each success is journaled before its dependants start.
 
     `should_stop` is asked between changes: once it says yes, nothing new starts and the
-    requests in flight finish. A KeyboardInterrupt abandons those in flight (their creates stay
-    in doubt for the next run). `cor_ids` are the recorded COR ids, to check adopted records.
+    requests in flight finish. A KeyboardInterrupt abandons those in flight (they are in doubt:
+    a create stays so in the state, and the next run adopts it). `cor_ids` are the recorded COR
+    ids, to check adopted records. `policy` (stopping.py) says when the whole run stops; a state
+    that cannot be written stops it too, with what was done still reported.
     """
     check_applicable(plan)
-    run = _Run(plan, recorder, report, dict(cor_ids or {}))
+    run = _Run(plan, recorder, report, dict(cor_ids or {}), policy or StopPolicy())
     pool: Executor = (
         ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply")
         if parallelism > 1
@@ -84,7 +90,7 @@ def apply_plan(
         run.drive(pool, send, should_stop, max(1, parallelism))
     except KeyboardInterrupt:
         abandoned = run.interrupted = True
-        run.unfinished.extend([*run.in_flight.values(), *run.starting])
+        run.abandon()
     finally:
         pool.shutdown(wait=not abandoned, cancel_futures=True)
     return run.finish()
@@ -102,6 +108,13 @@ class _InlineExecutor(Executor):
         return future
 
 
+class _Settled(NamedTuple):
+    """What one change's requests came to, and the error the stop policy must hear of."""
+
+    result: Result
+    error: ApiError | None = None
+
+
 class _Run:
     """The state of one apply, owned by the calling thread."""
 
@@ -111,35 +124,43 @@ class _Run:
         recorder: Recorder,
         report: Callable[[Result], None],
         cor_ids: dict[ResourceKey, int],
+        policy: StopPolicy,
     ) -> None:
         self.plan, self.recorder, self.report, self.cor_ids = plan, recorder, report, cor_ids
+        self.policy = policy
         self.scheduler = Scheduler(plan.changes)
         self.order = {change.key: index for index, change in enumerate(plan.changes)}
         self.results: list[Result] = []
-        self.in_flight: dict[Future[Result], Change] = {}
+        self.in_flight: dict[Future[_Settled], Change] = {}
         self.starting: list[Change] = []  # handed out by the scheduler, not yet submitted
-        self.unfinished: list[Change] = []
-        self.not_done: dict[ResourceKey, Outcome] = {}  # failed or skipped: never came to be
+        self.sending: Change | None = None  # being submitted (inline: being sent)
+        self.not_sent: list[Change] = []  # handed out, then held back: not attempted
+        self.not_done: dict[ResourceKey, Outcome] = {}  # never came to be (or unknown)
         self.interrupted = False
         self.stopped_by = ""
 
     def drive(
         self, pool: Executor, send: Send, should_stop: Callable[[], bool], limit: int
     ) -> None:
-        done: set[Future[Result]] = set()
+        done: set[Future[_Settled]] = set()
         while True:
             # One group commit per round: the results just collected and the intents of what
             # starts next are durable together, before any request that depends on them leaves.
-            with self.recorder.batch():
-                for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
-                    self.collect(future)
-                if not self.stopping and should_stop():
-                    self.interrupted = True
-                self.hand_out(limit)
+            try:
+                with self.recorder.batch():
+                    for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
+                        self.collect(future)
+                    if not self.stopping and should_stop():
+                        self.interrupted = True
+                    self.hand_out(limit)
+            except StateWriteError as error:  # the intents are not durable: send none of them
+                self.state_unwritable(error)
+                self.not_sent.extend(self.starting)
+                self.starting.clear()
             while self.starting:
-                change = self.starting[0]
+                self.sending = change = self.starting.pop(0)
                 self.in_flight[pool.submit(_run_one, change, send, self.cor_ids)] = change
-                self.starting.pop(0)
+                self.sending = None
             if not self.in_flight:
                 return
             done = wait(self.in_flight, return_when=FIRST_COMPLETED).done
@@ -153,65 +174,102 @@ class _Run:
         ):
             change = self.scheduler.next_ready()
             if change.action is Action.CREATE:
-                self.recorder.intend(change.key)
+                try:
+                    self.recorder.intend(change.key)
+                except StateWriteError as error:  # no durable intent: the create is not sent
+                    self.state_unwritable(error)
+                    self.not_sent.append(change)
+                    return
             self.starting.append(change)
 
     @property
     def stopping(self) -> bool:
         return self.interrupted or bool(self.stopped_by)
 
-    def collect(self, future: Future[Result]) -> None:
-        change = self.in_flight[future]
+    def state_unwritable(self, error: StateWriteError) -> None:
+        self.stopped_by = self.stopped_by or f"the state could not be written: {error}"
+
+    def collect(self, future: Future[_Settled]) -> None:
+        change = self.in_flight[future]  # until settled: an interrupt before then abandons it
+        result, error = future.result()
+        if error is None:
+            self.policy.answered()
+        elif self.policy.failed(error):
+            self.stopped_by = self.stopped_by or self.policy.reason
         try:
-            result = future.result()  # a KeyboardInterrupt leaves it in flight: abandoned
-        except STOPS_WRITES as error:
-            del self.in_flight[future]
-            self.stopped_by = self.stopped_by or str(error)
-            self.unfinished.append(change)  # a create stays in doubt: the next run adopts it
-            return
-        del self.in_flight[future]
-        if result.outcome is Outcome.DELETED:
-            self.recorder.forget(change.key)
-            self.scheduler.succeeded(change.key)
-        elif result.cor_id is not None:
-            self.recorder.record(change.record(result.cor_id))
-            self.cor_ids[change.key] = result.cor_id
+            self.keep(change, result)
+        except StateWriteError as failure:
+            self.state_unwritable(failure)
+            if result.outcome in _DONE:  # done in COR, not durably recorded
+                result = _not_recorded(result)
+        if result.outcome in _DONE:
             self.scheduler.succeeded(change.key)
         else:
-            if change.action is Action.CREATE and result.rejected:
-                self.recorder.resolve(change.key)
             self.not_done[change.key] = result.outcome
+        del self.in_flight[future]
         self.settled(result)
         for dependant, missing in self.scheduler.unreachable(change.key):
-            why = "was skipped" if self.not_done[missing] is Outcome.SKIPPED else "failed"
+            why = _WHY[self.not_done[missing]]
             self.not_done[dependant.key] = Outcome.SKIPPED
             self.settled(
                 Result(dependant, Outcome.SKIPPED, reason=f"depends on {missing}, which {why}")
             )
 
+    def keep(self, change: Change, result: Result) -> None:
+        """Record what COR did (StateWriteError if the state cannot be written)."""
+        if result.outcome is Outcome.DELETED:
+            self.recorder.forget(change.key)
+        elif result.outcome in _DONE and result.cor_id is not None:
+            self.cor_ids[change.key] = result.cor_id
+            self.recorder.record(change.record(result.cor_id))
+        elif change.action is Action.CREATE and result.rejected:
+            self.recorder.resolve(change.key)
+
     def settled(self, result: Result) -> None:
         self.results.append(result)
         self.report(result)
 
+    def abandon(self) -> None:
+        """After a second interrupt: what was sent is in doubt, the rest not attempted."""
+        sent = [*self.in_flight.values(), *([self.sending] if self.sending else [])]
+        self.in_flight.clear()
+        for change in sorted(sent, key=lambda c: self.order[c.key]):
+            reason = f"the interrupt abandoned its request; {next_apply(change)}"
+            self.settled(Result(change, Outcome.IN_DOUBT, reason=reason))
+        self.not_sent.extend(self.starting)
+        self.starting.clear()
+
     def finish(self) -> ApplyReport:
         remaining = sorted(
-            [*self.unfinished, *self.scheduler.not_started()], key=lambda c: self.order[c.key]
+            [*self.not_sent, *self.scheduler.not_started()], key=lambda c: self.order[c.key]
         )
         return ApplyReport(tuple(self.results), tuple(remaining), self.interrupted, self.stopped_by)
 
 
-def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
-    """One change's requests, on a worker thread; stopping errors propagate."""
+_DONE = frozenset({Outcome.CREATED, Outcome.ADOPTED, Outcome.UPDATED, Outcome.DELETED})
+_WHY = {Outcome.FAILED: "failed", Outcome.IN_DOUBT: "is in doubt", Outcome.SKIPPED: "was skipped"}
+
+
+def _not_recorded(result: Result) -> Result:
+    change = result.change
+    reason = f"{result.outcome.value} in COR, but the state could not record it; "
+    reason += next_apply(change)
+    return Result(change, Outcome.IN_DOUBT, result.cor_id, reason)
+
+
+def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> _Settled:
+    """One change's requests, on a worker thread."""
     try:
         if change.action is Action.CREATE:
-            return _create(change, send, cor_ids)
+            return _Settled(_create(change, send, cor_ids))
         if change.action is Action.DELETE:
-            return _delete(change, send)
-        return _update(change, send)
-    except STOPS_WRITES:
-        raise
+            return _Settled(_delete(change, send))
+        return _Settled(_update(change, send))
+    except TransientError as error:  # sent, but what COR did is unknown
+        reason = f"{error}; {next_apply(change)}"
+        return _Settled(Result(change, Outcome.IN_DOUBT, reason=reason), error)
     except ApiError as error:
-        return Result(change, Outcome.FAILED, reason=_explain(change, error))
+        return _Settled(Result(change, Outcome.FAILED, reason=_explain(change, error)), error)
 
 
 def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.core.plan import Change
+from reconciler.core.plan import Action, Change
 
 
 class Outcome(str, Enum):
@@ -18,8 +18,18 @@ class Outcome(str, Enum):
     UPDATED = "updated"
     DELETED = "deleted"  # prune: deleted in COR (or already gone there), forgotten by the state
     FAILED = "failed"
+    IN_DOUBT = "in doubt"  # sent, but whether COR carried it out is unknown (or not recorded)
     SKIPPED = "skipped"  # it depends on a record whose create failed or was skipped
     NOT_FOUND = "not found"  # import: COR does not know the external id (apply will create it)
+
+
+def next_apply(change: Change) -> str:
+    """What the next apply does with a change left in doubt: it never duplicates a record."""
+    if change.action is Action.CREATE:
+        return "the next apply adopts it if COR created it, else creates it"
+    if change.action is Action.DELETE:
+        return "the next apply --prune deletes it again (already gone counts as deleted)"
+    return "the next apply sends it again"
 
 
 @dataclass(frozen=True)
@@ -34,16 +44,24 @@ class Result:
 @dataclass(frozen=True)
 class ApplyReport:
     results: tuple[Result, ...]
-    remaining: tuple[Change, ...] = ()  # not attempted: the run was interrupted or stopped
+    remaining: tuple[Change, ...] = ()  # not attempted (never sent): the run stopped early
     interrupted: bool = False
-    stopped_by: str = ""  # why the run stopped early (an authentication failure)
+    stopped_by: str = ""  # why the run stopped early (authentication, COR down, the state)
 
     def count(self, *outcomes: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome in outcomes)
 
     @property
+    def in_doubt(self) -> tuple[Result, ...]:
+        return tuple(result for result in self.results if result.outcome is Outcome.IN_DOUBT)
+
+    @property
     def ok(self) -> bool:
-        return not self.remaining and self.count(Outcome.FAILED, Outcome.SKIPPED) == 0
+        return (
+            not self.remaining
+            and not self.stopped_by
+            and self.count(Outcome.FAILED, Outcome.SKIPPED, Outcome.IN_DOUBT) == 0
+        )
 
 
 @dataclass(frozen=True)

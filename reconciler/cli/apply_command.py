@@ -16,9 +16,17 @@ import click
 from reconciler.actions.apply import apply_plan, check_applicable
 from reconciler.actions.outcomes import Result
 from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
-from reconciler.cli.console import colour, command_line, stderr_log, stderr_write
+from reconciler.cli.console import (
+    colour,
+    command_line,
+    echo_above,
+    show_status,
+    stderr_log,
+    stderr_write,
+)
 from reconciler.cli.options import (
     DEFAULT_PATHS,
+    max_file_size_option,
     no_color_option,
     paths_argument,
     prune_options,
@@ -58,12 +66,14 @@ from reconciler.state.store import StateStore
 )
 @prune_options
 @no_color_option
+@max_file_size_option
 def apply(
     paths: tuple[str, ...],
     state_path: Path,
     auto_approve: bool,
     plan_file: Path | None,
     no_color: bool,
+    max_file_size: int,
     connection: ConnectionOptions,
     plan_options: PlanOptions,
 ) -> int:
@@ -73,7 +83,7 @@ def apply(
     COR_CLIENT_SECRET.
     """
     color = colour(no_color)
-    desired = read_manifests(paths or DEFAULT_PATHS)
+    desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     saved = _read_saved_plan(plan_file) if plan_file is not None else None
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
@@ -105,28 +115,31 @@ def apply(
 def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color: bool) -> int:
     click.echo("")
     totals = Counter(change.key.kind for change in the_plan.changes)
-    progress = Progress(totals, write=stderr_write, terminal=sys.stderr.isatty())
+    terminal = sys.stderr.isatty()
+    progress = Progress(totals, write=show_status if terminal else stderr_write, terminal=terminal)
 
     def show(result: Result) -> None:
-        progress.clear()
-        click.echo(render_result(result, color=color), nl=False)
+        echo_above(render_result(result, color=color))
         progress.settled(result)
 
     with connection.client() as client, _StopOnSignal() as stop:
-        report = apply_plan(
-            the_plan,
-            client.send,
-            store,
-            show,
-            should_stop=lambda: stop.requested,
-            parallelism=connection.parallelism,
-            cor_ids={key: record.cor_id for key, record in store.state.records.items()},
-        )
-    progress.clear()
-    click.echo(render_apply_summary(report), nl=False)
-    if report.stopped_by:
-        click.echo(f"error: {report.stopped_by}", err=True)
-    if report.interrupted:
+        try:
+            report = apply_plan(
+                the_plan,
+                client.send,
+                store,
+                show,
+                should_stop=lambda: stop.requested,
+                parallelism=connection.parallelism,
+                cor_ids={key: record.cor_id for key, record in store.state.records.items()},
+            )
+        finally:
+            progress.clear()
+        click.echo(render_apply_summary(report), nl=False)
+        if report.stopped_by:
+            click.echo(f"error: {report.stopped_by}", err=True)
+        store.close()  # the state is written whole before a signal counts (exit 130 after)
+    if report.interrupted or stop.requested:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_FAILURE
 

@@ -1,12 +1,14 @@
 """The one error boundary: run a command, map what it raised to the documented exit codes
 (docs/exit-codes.md), never a traceback for a user's mistake.
 
-`main` is the console script and `python -m reconciler`; `run` returns the exit code (tests).
+`main` is the console script and `python -m reconciler` (it makes SIGTERM an interrupt, exit 130,
+in every phase); `run` returns the exit code (tests).
 """
 
 from __future__ import annotations
 
 import itertools
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -75,6 +77,14 @@ def _failed(args: Sequence[str], code: int, message: str, problems: Sequence[Pro
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    code = run(argv)
+    """The process: SIGTERM (a cancelled CI job, `kill`) is an interrupt like Ctrl-C in every
+    phase — reading, planning, the prompt, applying, writing the state — so it exits 130; apply
+    turns both into a clean stop while it sends (cli/apply_command.py)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        code = run(argv)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # done: the outcome stands
+    except KeyboardInterrupt:  # between the command's end and the line above
+        code = EXIT_INTERRUPTED
     spare_the_last_collection()  # the process ends here
     sys.exit(code)

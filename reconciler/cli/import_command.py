@@ -64,4 +64,5 @@ def _summarise(report: ImportReport) -> int:
     if report.stopped_by:
         click.echo(f"error: {report.stopped_by}", err=True)
         return EXIT_FAILURE
-    return EXIT_FAILURE if report.count(Outcome.FAILED) else EXIT_OK
+    unsettled = report.count(Outcome.FAILED) + report.count(Outcome.IN_DOUBT)
+    return EXIT_FAILURE if unsettled or report.not_attempted else EXIT_OK

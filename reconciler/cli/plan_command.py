@@ -15,6 +15,7 @@ from reconciler.cli.options import (
     DEFAULT_PATHS,
     cache_options,
     format_option,
+    max_file_size_option,
     no_color_option,
     paths_argument,
     prune_options,
@@ -52,6 +53,7 @@ from reconciler.state.store import load_state
 @prune_options
 @no_color_option
 @cache_options
+@max_file_size_option
 def plan(
     paths: tuple[str, ...],
     state_path: Path,
@@ -60,10 +62,11 @@ def plan(
     out_path: Path | None,
     no_color: bool,
     cache: ManifestCache | None,
+    max_file_size: int,
     plan_options: PlanOptions,
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline)."""
-    desired = read_manifests(paths or DEFAULT_PATHS, store=cache)
+    desired = read_manifests(paths or DEFAULT_PATHS, store=cache, max_file_size=max_file_size)
     state = load_state(state_path)
     with no_gc():  # what was read lives until the end: no collection would free any of it
         the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)

@@ -1,8 +1,9 @@
-"""Random faults for rehearsals: a request-rate limit, random 5xx answers and lost answers.
+"""Random faults for rehearsals: a request-rate limit, random 429s, random 5xx answers and lost
+answers.
 
 Part of the emulator subpackage; pure in-memory logic (the clock is injected, the random
 generator seeded). `app.py` consults it on every Integrations API write, after the bearer check:
-`refusal()` (rate limit, then a random failure; the request is not processed) before the
+`refusal()` (rate limit, then a random 429 or 5xx; the request is not processed) before the
 injected faults, and `loses()` after processing. Not thread-safe on its own: like the store, it
 is only called under the emulator's one lock, which thus guards the random generator and the
 bucket. Every random choice comes from one `random.Random`, so a seed makes a run reproducible;
@@ -25,15 +26,29 @@ FAIL_STATUSES = (500, 502, 503)
 COUNTED = ("fail", "rate_limited", "lost")
 
 
-def check_rates(fail_rate: float, rate_limit: float | None, lost_response_rate: float) -> None:
+def check_rates(
+    fail_rate: float,
+    rate_limit: float | None,
+    lost_response_rate: float,
+    throttle_rate: float = 0.0,
+    throttle_retry_after: int = 1,
+) -> None:
     """ValueError naming every setting out of range (NaN included)."""
     problems = [
         f"{name} must be between 0 and 1"
-        for name, rate in (("fail_rate", fail_rate), ("lost_response_rate", lost_response_rate))
+        for name, rate in (
+            ("fail_rate", fail_rate),
+            ("lost_response_rate", lost_response_rate),
+            ("throttle_rate", throttle_rate),
+        )
         if not 0.0 <= rate <= 1.0
     ]
+    if not problems and fail_rate + throttle_rate > 1.0:
+        problems.append("fail_rate and throttle_rate together must be at most 1")
     if rate_limit is not None and not rate_limit > 0.0:
         problems.append("rate_limit must be above 0 (or None for no limit)")
+    if isinstance(throttle_retry_after, bool) or not 0 <= throttle_retry_after <= 3600:
+        problems.append("throttle_retry_after must be whole seconds from 0 to 3600")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -70,9 +85,13 @@ class Chaos:
         lost_response_rate: float = 0.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        throttle_rate: float = 0.0,
+        throttle_retry_after: int = 1,
     ) -> None:
-        check_rates(fail_rate, rate_limit, lost_response_rate)
+        check_rates(fail_rate, rate_limit, lost_response_rate, throttle_rate, throttle_retry_after)
         self._fail_rate = fail_rate
+        self._throttle_rate = throttle_rate
+        self._throttle_wait = throttle_retry_after
         self._rate_limit = rate_limit
         self._lost_rate = lost_response_rate
         self._seed = seed
@@ -92,7 +111,8 @@ class Chaos:
         return {name: self._counts[name] for name in COUNTED}
 
     def refusal(self) -> Response | None:
-        """A 429 over the rate limit, else a random 500/502/503, else None (go on)."""
+        """A 429 over the rate limit, else (one draw) a random 429 with Retry-After or a random
+        500/502/503, else None (go on)."""
         if self._bucket is not None:
             wait = self._bucket.take()
             if wait is not None:
@@ -100,7 +120,14 @@ class Chaos:
                 limit = f"{self._rate_limit:g}"
                 error = CorError(429, DEFAULT_NAMES[429], f"Rate limit of {limit} requests/s")
                 return error_response(error, retry_after=wait)
-        if self._fail_rate > 0.0 and self._random.random() < self._fail_rate:
+        if self._fail_rate == 0.0 and self._throttle_rate == 0.0:
+            return None
+        draw = self._random.random()
+        if draw < self._throttle_rate:
+            self._counts["rate_limited"] += 1
+            error = CorError(429, DEFAULT_NAMES[429], "Random throttling")
+            return error_response(error, retry_after=self._throttle_wait)
+        if draw < self._throttle_rate + self._fail_rate:
             self._counts["fail"] += 1
             status = self._random.choice(FAIL_STATUSES)
             return error_response(CorError(status, DEFAULT_NAMES[status], "Random failure"))

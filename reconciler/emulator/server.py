@@ -51,9 +51,17 @@ class EmulatorConfig:
     rate_limit: float | None = None  # requests/s (a token bucket); over it: 429 + Retry-After
     lost_response_rate: float = 0.0  # share processed, then the connection closed unanswered
     seed: int | None = None  # seeds the one random generator: a reproducible run
+    throttle_rate: float = 0.0  # share answered 429 + Retry-After at random, unprocessed
+    throttle_retry_after: int = 1  # the Retry-After of those 429s, in whole seconds
 
     def __post_init__(self) -> None:
-        check_rates(self.fail_rate, self.rate_limit, self.lost_response_rate)
+        check_rates(
+            self.fail_rate,
+            self.rate_limit,
+            self.lost_response_rate,
+            self.throttle_rate,
+            self.throttle_retry_after,
+        )
         if self.token_ttl < 1:
             raise ValueError("token_ttl must be at least 1 second")
 
@@ -201,7 +209,14 @@ class EmulatorServer:
         credentials = Credentials(
             config.token, config.api_key, config.client_secret, config.token_ttl
         )
-        chaos = Chaos(config.fail_rate, config.rate_limit, config.lost_response_rate, config.seed)
+        chaos = Chaos(
+            config.fail_rate,
+            config.rate_limit,
+            config.lost_response_rate,
+            config.seed,
+            throttle_rate=config.throttle_rate,
+            throttle_retry_after=config.throttle_retry_after,
+        )
         self._emulator = Emulator(credentials, chaos=chaos)
         self._server = _Server((config.host, config.port), self._emulator, config.latency_ms / 1000)
         self._state_lock = threading.Lock()

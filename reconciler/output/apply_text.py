@@ -6,7 +6,7 @@ parameter. Imports core values, `actions.outcomes` (plain values) and `output.st
 
 from __future__ import annotations
 
-from reconciler.actions.outcomes import ApplyReport, ImportReport, Outcome, Result
+from reconciler.actions.outcomes import ApplyReport, ImportReport, Outcome, Result, next_apply
 from reconciler.core.plan import Action
 from reconciler.output.style import paint
 
@@ -16,6 +16,7 @@ _OUTCOME_STYLE = {
     Outcome.UPDATED: ("~", "yellow"),
     Outcome.DELETED: ("-", "red"),
     Outcome.FAILED: ("x", "red"),
+    Outcome.IN_DOUBT: ("?", "yellow"),
     Outcome.SKIPPED: ("-", "dim"),
     Outcome.NOT_FOUND: ("?", "dim"),
 }
@@ -33,7 +34,15 @@ def render_result(result: Result, *, color: bool = False) -> str:
 
 
 def render_apply_summary(report: ApplyReport) -> str:
+    """What was in doubt (sent, outcome unknown) and not attempted (never sent), then the
+    counts; `in doubt` is counted only when there is one."""
     lines = []
+    if report.in_doubt:
+        lines.append(f"{len(report.in_doubt)} change(s) in doubt (sent; not known to be done):")
+        lines.extend(
+            f"  {result.change.action.value} {result.change.key}: {next_apply(result.change)}"
+            for result in report.in_doubt
+        )
     if report.remaining:
         lines.append(f"{len(report.remaining)} change(s) not attempted:")
         lines.extend(f"  {change.action.value} {change.key}" for change in report.remaining)
@@ -41,18 +50,21 @@ def render_apply_summary(report: ApplyReport) -> str:
     state = "interrupted" if report.interrupted else "stopped" if report.stopped_by else "complete"
     deletes = any(r.change.action is Action.DELETE for r in report.results)
     deleted = f"{report.count(Outcome.DELETED)} deleted, " if deletes else ""
+    doubt = f"{len(report.in_doubt)} in doubt, " if report.in_doubt else ""
     lines.append(
         f"Apply {state}: {created} created, {report.count(Outcome.UPDATED)} updated, "
-        f"{deleted}{report.count(Outcome.FAILED)} failed, {report.count(Outcome.SKIPPED)} skipped."
+        f"{deleted}{report.count(Outcome.FAILED)} failed, {doubt}"
+        f"{report.count(Outcome.SKIPPED)} skipped."
     )
     return "".join(line + "\n" for line in lines)
 
 
 def render_import_summary(report: ImportReport) -> str:
     lines = [f"  not attempted: {change.key}" for change in report.not_attempted]
+    doubt = report.count(Outcome.IN_DOUBT)
     lines.append(
         f"Import {'stopped' if report.stopped_by else 'complete'}: "
         f"{report.count(Outcome.ADOPTED)} adopted, {report.count(Outcome.NOT_FOUND)} not found, "
-        f"{report.count(Outcome.FAILED)} failed."
+        f"{report.count(Outcome.FAILED)} failed" + (f", {doubt} in doubt." if doubt else ".")
     )
     return "".join(line + "\n" for line in lines)

@@ -1,9 +1,10 @@
 """Progress of a long apply, per kind: done / total, rate and time left.
 
-No terminal access here: the CLI injects `write` (stderr) and says whether it is a terminal.
-On a terminal, one status line is redrawn in place (and erased before each apply-diff line is
-printed, so the two never mix); elsewhere (CI logs), a plain line every few seconds. Imports
-core values and `actions.outcomes` only.
+No terminal access here: the CLI injects `write` and says whether stderr is a terminal. On a
+terminal, `write` is handed the status line to draw in place ("" to erase it): the CLI's console
+keeps it below every other line (apply-diff lines, retries), erasing and redrawing it around
+each; elsewhere (CI logs), `write` gets a plain line every few seconds. Imports core values and
+`actions.outcomes` only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable, Mapping
 from reconciler.actions.outcomes import Result
 from reconciler.core.resources import KINDS, Kind
 
-_ERASE = "\r\033[K"
 _BAR = 12
 
 
@@ -51,7 +51,7 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """Counts settled changes and shows them; call `clear()` before writing to the same screen."""
+    """Counts settled changes and shows them; `clear()` erases the status line for good."""
 
     def __init__(
         self,
@@ -77,13 +77,13 @@ class Progress:
 
     def clear(self) -> None:
         if self._terminal and self._shown:
-            self._write(_ERASE)
+            self._write("")
             self._shown = False
 
     def _show(self, now: float) -> None:
         status = format_status(self._done, self._totals, now - self._start, bars=self._terminal)
         if self._terminal:
-            self._write(f"{_ERASE}{status}")
+            self._write(status)
             self._shown = True
         else:
             self._write(f"progress: {status}\n")

@@ -23,6 +23,7 @@ from reconciler.errors import (
     DuplicateError,
     NotFoundError,
     RequestRejectedError,
+    StateWriteError,
     TransientError,
 )
 from tests.builders import declared, desired_of, recorded, state_of
@@ -204,7 +205,7 @@ def test_replacement_is_refused_before_any_request() -> None:
     assert cor.calls == []
 
 
-def test_interrupt_stops_and_reports_what_remains() -> None:
+def test_interrupt_abandons_the_request_in_flight_in_doubt_and_lists_the_rest() -> None:
     cor = FakeCor()
     sent: list[ApiCall] = []
 
@@ -219,33 +220,84 @@ def test_interrupt_stops_and_reports_what_remains() -> None:
     plan = build_plan(desired_of(ACME, BRAND, PRODUCT), {})
     report = apply_plan(plan, send, journal, lambda _r: None)
     assert report.interrupted
-    assert [str(c.key) for c in report.remaining] == [
-        "brand SALESFORCE/B1",
-        "product SALESFORCE/P1",
-    ]
+    assert [str(r.change.key) for r in report.in_doubt] == ["brand SALESFORCE/B1"]
+    assert "the interrupt abandoned its request" in report.in_doubt[0].reason
+    assert [str(c.key) for c in report.remaining] == ["product SALESFORCE/P1"]
     assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
     assert not report.ok
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        AuthError("POST /v2/integrations/clients: 401: token refused", status=401),
-        TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)", status=503),
-    ],
-    ids=["auth", "unreachable"],
-)
-def test_a_failure_that_every_request_would_meet_stops_the_run(error: ApiError) -> None:
+def test_an_authentication_failure_stops_the_run() -> None:
+    error = AuthError("POST /v2/integrations/clients: 401: token refused", status=401)
     cor = FakeCor(reject={"C2": error})
     journal = FakeJournal()
     records = journal.records
     plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
     report = apply_plan(plan, cor.send, journal, lambda _r: None)
     assert report.stopped_by == str(error)
-    assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C2", "brand SALESFORCE/B1"]
+    assert [(str(r.change.key), r.outcome) for r in report.results] == [
+        ("client SALESFORCE/C1", Outcome.CREATED),
+        ("client SALESFORCE/C2", Outcome.FAILED),
+    ]
+    assert [str(c.key) for c in report.remaining] == ["brand SALESFORCE/B1"]
     assert [str(r.key) for r in records] == ["client SALESFORCE/C1"]
     assert len(cor.calls) == 2
     assert not report.ok
+
+
+def test_a_request_that_gives_up_fails_only_its_record_and_the_run_goes_on() -> None:
+    error = TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)")
+    cor = FakeCor(reject={"C2": error})
+    journal = FakeJournal()
+    plan = build_plan(desired_of(ACME, OTHER, BRAND, OTHER_BRAND), {})
+    report = apply_plan(plan, cor.send, journal, lambda _r: None)
+    assert report.stopped_by == ""
+    outcomes = {str(r.change.key): (r.outcome, r.reason) for r in report.results}
+    assert outcomes["client SALESFORCE/C2"] == (
+        Outcome.IN_DOUBT,
+        f"{error}; the next apply adopts it if COR created it, else creates it",
+    )
+    assert outcomes["brand SALESFORCE/B2"] == (
+        Outcome.SKIPPED,
+        "depends on client SALESFORCE/C2, which is in doubt",
+    )
+    assert outcomes["brand SALESFORCE/B1"][0] is Outcome.CREATED
+    assert report.remaining == ()
+    assert ("resolve", "client SALESFORCE/C2") not in journal.ops  # it stays in doubt
+    assert not report.ok
+
+
+def clients(count: int) -> list[Declared]:
+    return [declared("client", SF, f"C{n:02}", name=f"Client {n}") for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("failing", "stops"),
+    [
+        ({f"C{n:02}" for n in range(12)}, True),  # COR down: the 5th give-up in a row stops
+        ({f"C{n:02}" for n in range(12)} - {"C04", "C09"}, False),  # answers between: it is up
+    ],
+    ids=["down", "answers-between"],
+)
+def test_the_breaker_opens_after_five_give_ups_in_a_row(failing: set[str], stops: bool) -> None:
+    error = TransientError("POST /v2/integrations/clients: ConnectError (gave up after 5 attempts)")
+    cor = FakeCor(reject=dict.fromkeys(failing, error))
+    plan = build_plan(desired_of(*clients(12)), {})
+    report = apply_plan(plan, cor.send, FakeJournal(), lambda _r: None)
+    if stops:
+        assert report.stopped_by == (
+            f"COR looks down: 5 requests in a row failed after their retries, the last: {error}"
+        )
+        assert len(report.in_doubt) == 5
+        assert [str(c.key) for c in report.remaining] == [
+            f"client SALESFORCE/C{n:02}" for n in range(5, 12)
+        ]
+        assert len(cor.calls) == 5
+    else:
+        assert report.stopped_by == ""
+        assert len(report.in_doubt) == 10
+        assert report.remaining == ()
+        assert len(cor.calls) == 12
 
 
 def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> None:
@@ -404,12 +456,62 @@ def test_rejected_create_is_resolved_but_an_unreadable_answer_stays_in_doubt() -
     ]
 
 
-def test_a_create_lost_in_an_outage_stays_in_doubt_and_is_listed_as_remaining() -> None:
+def test_a_create_lost_in_an_outage_stays_in_doubt_and_its_dependants_are_skipped() -> None:
     def send(call: ApiCall) -> Mapping[str, Any]:
         raise TransientError("POST: ReadTimeout (gave up after 5 attempts)")
 
     journal = FakeJournal()
     report = apply_plan(build_plan(desired_of(ACME, BRAND), {}), send, journal, lambda _r: None)
-    assert report.stopped_by.startswith("POST: ReadTimeout")
-    assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C1", "brand SALESFORCE/B1"]
+    assert [(str(r.change.key), r.outcome) for r in report.results] == [
+        ("client SALESFORCE/C1", Outcome.IN_DOUBT),
+        ("brand SALESFORCE/B1", Outcome.SKIPPED),
+    ]
+    assert report.remaining == ()
     assert journal.ops == [("intend", "client SALESFORCE/C1")]
+
+
+class FullDisk(FakeJournal):
+    """A state store on a disk that fills up: every write after the first `room` fails."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def _write(self) -> None:
+        if self.room == 0:
+            raise StateWriteError("cannot append to the journal x: [Errno 28] No space left")
+        self.room -= 1
+
+    def intend(self, key: ResourceKey) -> None:
+        self._write()
+        super().intend(key)
+
+    def record(self, record: Record) -> None:
+        self._write()
+        super().record(record)
+
+
+@pytest.mark.parametrize(
+    ("room", "in_doubt", "not_attempted"),
+    [
+        (2, [], ["client SALESFORCE/C2", "brand SALESFORCE/B1"]),  # C1 done, C2's intent fails
+        (1, ["client SALESFORCE/C1"], ["client SALESFORCE/C2"]),  # B1: skipped (C1 in doubt)
+    ],
+    ids=["intent-unwritable", "record-unwritable"],
+)
+def test_a_full_disk_stops_the_run_and_says_what_is_recorded_and_what_is_not(
+    room: int, in_doubt: list[str], not_attempted: list[str]
+) -> None:
+    cor = FakeCor()
+    journal = FullDisk(room)
+    plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
+    report = apply_plan(plan, cor.send, journal, lambda _r: None)
+    assert report.stopped_by.startswith("the state could not be written: cannot append")
+    assert [str(r.change.key) for r in report.in_doubt] == in_doubt
+    assert [str(c.key) for c in report.remaining] == not_attempted
+    assert len(cor.calls) == 1  # nothing is sent without a durable intent
+    if in_doubt:
+        assert report.in_doubt[0].reason == (
+            "created in COR, but the state could not record it; the next apply "
+            "adopts it if COR created it, else creates it"
+        )

@@ -52,3 +52,21 @@ def test_an_authentication_failure_stops_the_reads() -> None:
     with pytest.raises(AuthError):
         read_records(records, read, parallelism=1)
     assert calls == ["clients/0"]
+
+
+def test_cor_down_as_a_whole_stops_the_reads_after_five_give_ups_in_a_row() -> None:
+    records = [recorded("client", "SF", f"C{i:02}", i, name="x") for i in range(20)]
+    calls: list[str] = []
+
+    def read(path: str) -> Mapping[str, Any]:
+        calls.append(path)
+        raise TransientError(f"GET /v1/{path}: ConnectError (gave up after 5 attempts)")
+
+    answers = list(read_records(records, read, parallelism=1).values())
+    assert len(calls) == 5
+    assert answers[4] == Unread("GET /v1/clients/4: ConnectError (gave up after 5 attempts)")
+    assert answers[5] == Unread(
+        "not read: the reads were stopped (COR looks down: 5 requests in a row failed after "
+        "their retries, the last: GET /v1/clients/4: ConnectError (gave up after 5 attempts))"
+    )
+    assert len(answers) == 20

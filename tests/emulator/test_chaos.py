@@ -290,3 +290,34 @@ def test_without_random_faults_nothing_is_drawn_or_counted() -> None:
     emulator = pure([0.0])
     assert {outcome(create(emulator, n)) for n in range(50)} == {201}
     assert control(emulator, "GET", "stats").body["faults"] == NO_FAULTS
+
+
+# --- throttle_rate ---------------------------------------------------------------------------
+
+
+def test_throttle_rate_answers_a_share_429_with_retry_after_beside_the_5xx_share() -> None:
+    emulator = pure([0.0], throttle_rate=0.1, fail_rate=0.2, seed=3, throttle_retry_after=0)
+    answers = [create(emulator, n) for n in range(1000)]
+    throttled = [a for a in answers if a.status == 429]
+    failed = [a for a in answers if a.status in (500, 502, 503)]
+    assert 60 <= len(throttled) <= 140
+    assert 140 <= len(failed) <= 260
+    assert {dict(a.headers)["Retry-After"] for a in throttled} == {"0"}
+    for answer in throttled:
+        assert_error_body(answer)
+    assert len(emulator.store.entities()) == 1000 - len(throttled) - len(failed)
+    stats = control(emulator, "GET", "stats").body["faults"]
+    assert stats == {"fail": len(failed), "rate_limited": len(throttled), "lost": 0}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"throttle_rate": 1.5}, "throttle_rate must be between 0 and 1"),
+        ({"throttle_rate": 0.6, "fail_rate": 0.6}, "together must be at most 1"),
+        ({"throttle_retry_after": -1}, "throttle_retry_after must be whole seconds"),
+    ],
+)
+def test_throttle_settings_out_of_range_are_refused(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EmulatorConfig(port=0, **settings)

@@ -23,3 +23,21 @@ def test_apply_lines_and_summary() -> None:
     assert render_apply_summary(ApplyReport(results)) == (
         "Apply complete: 1 created, 0 updated, 1 failed, 1 skipped.\n"
     )
+
+
+def test_a_stopped_apply_lists_what_is_in_doubt_apart_from_what_was_not_attempted() -> None:
+    plan = mixed_plan()
+    sent, never = plan.changes[0], plan.changes[2]
+    doubt = Result(sent, Outcome.IN_DOUBT, reason="POST /x: ReadTimeout (gave up after 5 attempts)")
+    report = ApplyReport((doubt,), remaining=(never,), stopped_by="COR looks down: ...")
+    assert render_result(doubt) == (
+        "? in doubt client MICROSOFT_DYNAMICS/EXT-CLIENT-7: POST /x: ReadTimeout (gave up after 5 "
+        "attempts)\n"
+    )
+    assert render_apply_summary(report) == (
+        "1 change(s) in doubt (sent; not known to be done):\n"
+        "  update client MICROSOFT_DYNAMICS/EXT-CLIENT-7: the next apply sends it again\n"
+        "1 change(s) not attempted:\n"
+        f"  {never.action.value} {never.key}\n"
+        "Apply stopped: 0 created, 0 updated, 0 failed, 1 in doubt, 0 skipped.\n"
+    )
