@@ -39,6 +39,7 @@ RECORD_FIELDS = (*KEY_FIELDS, "cor_id", "attributes")  # then "protected": true,
 _FILE_KEYS = frozenset({"format_version", "lineage", "serial", "resources"})
 _ALL_FILE_KEYS = _FILE_KEYS | {"in_doubt"}
 _KEY_SET = frozenset(KEY_FIELDS)
+_ID_OF = operator.itemgetter(2)  # ResourceKey(kind, source, id)[2]
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,6 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
     records: dict[ResourceKey, Record] = {}
     attributes_of: list[dict[str, Any]] = []
     add_attributes = attributes_of.append
-    ids: list[str] = []
-    add_id = ids.append
     try:
         for fields in resources:
             protected = len(fields) == 6 and fields["protected"] is True
@@ -135,11 +134,11 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
             if key in records:
                 return None
             add_attributes(attributes)
-            add_id(id_)
             records[key] = Record(key, cor_id, MappingProxyType(attributes), protected)
     except (KeyError, TypeError):  # a missing field, an unknown kind; a record not an object
         return None
-    if not ordinary(ids) and any(map(ID_REFUSED.search, ids)):
+    ids = map(_ID_OF, records)  # the keys' ids, read at C speed
+    if not ordinary(ids, len(records)) and any(map(ID_REFUSED.search, map(_ID_OF, records))):
         return None
     return records if _plain_attributes(attributes_of) else None
 
@@ -147,7 +146,8 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
 def _plain_attributes(attributes_of: list[dict[str, Any]]) -> bool:
     """Whether each value of these attributes (whose fields are their kind's) is a str its
     field's rule accepts (values.py)."""
-    if ordinary(list(itertools.chain.from_iterable(map(dict.values, attributes_of)))):
+    values = itertools.chain.from_iterable(map(dict.values, attributes_of))
+    if ordinary(values, sum(map(len, attributes_of))):
         return True
     return all(  # a value is not plainly ordinary: each by the rule of its field
         type(value) is str and not ATTRIBUTE_REFUSED[field].search(value)

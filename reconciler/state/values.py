@@ -13,7 +13,7 @@ Imports the standard library and core values only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.core.resources import KINDS, SOURCES, SPECS
@@ -86,22 +86,33 @@ def _surrogate(value: str) -> str | None:
 
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
-_DOTS = frozenset({".", ".."})
+_SEPARATOR = "\x00"  # never in an ordinary value: a control character
+# In the values joined and framed by separators, once only printable characters are left (the
+# only whitespace then is " "): a value that starts with a space or is `.` or `..`; one that
+# ends with a space. Each pattern starts with a literal, which the regex engine skips to fast.
+_ODD_START = "\x00(?: |\\.\\.?\x00)"
+_ODD_END = " \x00"
+_ODD = tuple(re.compile(odd) for odd in (_ODD_START, _ODD_END))
+_ODD_BYTES = tuple(re.compile(odd.encode("ascii")) for odd in (_ODD_START, _ODD_END))
 
 
-def ordinary(texts: list[Any]) -> bool:
-    """Whether every one of `texts` is a str that no rule above refuses: printable characters
-    only (so no unsafe character and no surrogate), and none is `.` or `..` or starts or ends
-    with whitespace. A few passes at C speed over all of them (30 ms for 400,000 values), not
-    a regex search per value. False says only: look closer, one by one (a description with a
-    newline, a name with a trailing space, a value that is not a str)."""
+def ordinary(texts: Iterable[Any], count: int) -> bool:
+    """Whether every one of the `count` `texts` is a str that no rule above refuses: printable
+    characters only (so no unsafe character and no surrogate), none is `.` or `..`, none starts
+    or ends with whitespace. A few passes over all of them joined, at C speed (about 25 ms for
+    400,000 values), not a regex search per value. False says only: look closer, one by one
+    (a description with a newline, a name with a trailing space, a value that is not a str)."""
     try:
-        joined = "".join(texts)
+        joined = f"{_SEPARATOR}{_SEPARATOR.join(texts)}{_SEPARATOR}"
     except TypeError:
         return False
+    if joined.count(_SEPARATOR) != count + 1 + (count == 0):
+        return False  # a value holds the separator itself
     if joined.isascii():
-        if joined.encode("ascii").translate(None, _PRINTABLE_ASCII):
+        encoded = joined.encode("ascii")
+        if encoded.translate(None, _PRINTABLE_ASCII + b"\x00"):
             return False
-    elif not joined.isprintable():  # no Cc, Cf, Cs, Zl, Zp, and no Zs but the space
+        return not any(odd.search(encoded) for odd in _ODD_BYTES)
+    if not joined.replace(_SEPARATOR, "").isprintable():  # no Cc, Cf, Cs, Zl, Zp; of Zs, " "
         return False
-    return _DOTS.isdisjoint(texts) and list(map(str.strip, texts)) == texts
+    return not any(odd.search(joined) for odd in _ODD)

@@ -58,17 +58,28 @@ def test_the_id_and_text_regexes_refuse_what_their_words_refuse() -> None:
         assert (text is None) == (values.text_refusal(sample) is None), sample
 
 
+def ordinary(texts: list[object]) -> bool:
+    return values.ordinary(iter(texts), len(texts))  # an iterator, as the codec passes
+
+
 def test_ordinary_clears_only_what_no_rule_refuses() -> None:
     for sample in SAMPLES:
-        if values.ordinary([sample]):
+        if ordinary([sample]):
             refused = [values.attribute_refusal(f, sample) for f in values.ATTRIBUTE_REFUSED]
             assert values.id_refusal(sample) is None, sample
             assert refused == [None] * len(refused), sample
-    assert values.ordinary(["Acme", "SF-1", "https://acme.example", "Café ☕ 😀"])
-    assert values.ordinary([])
-    assert not values.ordinary(["Acme", 1])
-    assert not values.ordinary(["a", ".", "b"])
-    assert not values.ordinary(["a\x00b"])
+        for neighbours in (["a", sample], [sample, "b"], ["a", sample, "b"]):  # at any place
+            assert ordinary(neighbours) == ordinary([sample]), (neighbours, sample)
+    assert ordinary(["Acme", "SF-1", "https://acme.example", "Café ☕ 😀"])
+    assert ordinary([])
+    assert not ordinary(["Acme", 1])
+    assert not ordinary(["a", ".", "b"])
+    assert not ordinary([".."])
+    assert not ordinary(["a", " b"])
+    assert not ordinary(["a ", "b"])
+    assert not ordinary(["a\x00b"])
+    assert not ordinary(["a", "\x00", "b"])
+    assert not ordinary(["a", "b\u00a0"])
 
 
 def test_the_words_name_the_character() -> None:
