@@ -10,6 +10,12 @@ doubt": sent, outcome unknown), makes its dependants skipped while independent r
 The whole run stops only as stopping.py says (an authentication failure, COR down as a whole),
 or when the state cannot be written: nothing new starts, and a re-run picks up where it stopped.
 
+A second round: a request that gave up after the client's retries is not reported at once; its
+dependants keep waiting for it. Once the main pass is over — unless the run is stopping — each
+is sent once more, as a re-run would send it (a create in doubt is adopted if COR created it),
+and its dependants follow if it succeeds. Only what fails then is reported in doubt, with its
+dependants skipped; a stopped run reports the give-ups it did not retry as in doubt.
+
 Exactly-once creates: the intent of each create is journaled before its request; a create whose
 outcome is unknown (lost answer, crash) stays "in doubt" and the next run adopts it — a PUT of the
 declared fields to the external id, COR's id from the answer — rather than creating it again; a
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any, NamedTuple, TypeVar
 
 from reconciler.actions.adoption import adopt
@@ -69,6 +76,7 @@ def apply_plan(
     parallelism: int = 1,
     cor_ids: Mapping[ResourceKey, int] | None = None,
     policy: StopPolicy | None = None,
+    on_second_round: Callable[[int, int], None] = lambda _gave_up, _waiting: None,
 ) -> ApplyReport:
     """Apply every change; each success is journaled before its dependants start.
 
@@ -76,7 +84,9 @@ def apply_plan(
     requests in flight finish. A KeyboardInterrupt abandons those in flight (they are in doubt:
     a create stays so in the state, and the next run adopts it). `cor_ids` are the recorded COR
     ids, to check adopted records. `policy` (stopping.py) says when the whole run stops; a state
-    that cannot be written stops it too, with what was done still reported.
+    that cannot be written stops it too, with what was done still reported. Changes whose
+    request gave up are sent once more after the main pass (the second round, announced by
+    `on_second_round(gave_up, waiting)`: how many are retried, how many wait for them).
     """
     check_applicable(plan)
     run = _Run(plan, recorder, report, dict(cor_ids or {}), policy or StopPolicy())
@@ -88,6 +98,8 @@ def apply_plan(
     abandoned = False
     try:
         run.drive(pool, send, should_stop, max(1, parallelism))
+        if run.second_round(should_stop, on_second_round):
+            run.drive(pool, send, should_stop, max(1, parallelism))
     except KeyboardInterrupt:
         abandoned = run.interrupted = True
         run.abandon()
@@ -136,6 +148,8 @@ class _Run:
         self.sending: Change | None = None  # being submitted (inline: being sent)
         self.not_sent: list[Change] = []  # handed out, then held back: not attempted
         self.not_done: dict[ResourceKey, Outcome] = {}  # never came to be (or unknown)
+        self.gave_up: dict[ResourceKey, Result] = {}  # main pass give-ups, not yet reported
+        self.retrying = False  # the second round has started
         self.interrupted = False
         self.stopped_by = ""
 
@@ -173,7 +187,8 @@ class _Run:
             and len(self.in_flight) + len(self.starting) < limit
         ):
             change = self.scheduler.next_ready()
-            if change.action is Action.CREATE:
+            # A create sent again in the second round has its intent journaled already.
+            if change.action is Action.CREATE and change.key not in self.gave_up:
                 try:
                     self.recorder.intend(change.key)
                 except StateWriteError as error:  # no durable intent: the create is not sent
@@ -196,6 +211,10 @@ class _Run:
             self.policy.answered()
         elif self.policy.failed(error):
             self.stopped_by = self.stopped_by or self.policy.reason
+        if isinstance(error, TransientError) and not self.retrying:
+            self.gave_up[change.key] = result  # its dependants wait for the second round
+            del self.in_flight[future]
+            return
         try:
             self.keep(change, result)
         except StateWriteError as failure:
@@ -208,7 +227,11 @@ class _Run:
             self.not_done[change.key] = result.outcome
         del self.in_flight[future]
         self.settled(result)
-        for dependant, missing in self.scheduler.unreachable(change.key):
+        self.skip_dependants(change.key)
+
+    def skip_dependants(self, key: ResourceKey) -> None:
+        """`key` will not exist: what waits for it, directly or not, is skipped."""
+        for dependant, missing in self.scheduler.unreachable(key):
             why = _WHY[self.not_done[missing]]
             self.not_done[dependant.key] = Outcome.SKIPPED
             self.settled(
@@ -226,8 +249,34 @@ class _Run:
             self.recorder.resolve(change.key)
 
     def settled(self, result: Result) -> None:
+        self.gave_up.pop(result.change.key, None)
         self.results.append(result)
         self.report(result)
+
+    def second_round(
+        self, should_stop: Callable[[], bool], announce: Callable[[int, int], None]
+    ) -> bool:
+        """Hand the give-ups out once more (unless stopping); True if there are any."""
+        if not self.gave_up or self.stopping:
+            return False
+        if should_stop():  # a signal after the main pass's last answer
+            self.interrupted = True
+            return False
+        self.retrying = True
+        gave_up = sorted(self.gave_up.values(), key=lambda r: self.order[r.change.key])
+        announce(len(gave_up), self.scheduler.waiting())
+        for result in gave_up:  # each was sent once: a create in doubt is adopted if it exists
+            change = result.change
+            retry = replace(change, in_doubt=True) if change.action is Action.CREATE else change
+            self.scheduler.retry(retry)
+        return True
+
+    def report_gave_up(self) -> None:
+        """The give-ups not sent again (the run stopped): in doubt, their dependants skipped."""
+        for result in sorted(self.gave_up.values(), key=lambda r: self.order[r.change.key]):
+            self.not_done[result.change.key] = Outcome.IN_DOUBT
+            self.settled(result)
+            self.skip_dependants(result.change.key)
 
     def abandon(self) -> None:
         """After a second interrupt: what was sent is in doubt, the rest not attempted."""
@@ -240,8 +289,11 @@ class _Run:
         self.starting.clear()
 
     def finish(self) -> ApplyReport:
+        sent = set(self.gave_up)  # in doubt, even if the second round did not send them again
+        self.report_gave_up()
+        not_sent = [*self.not_sent, *self.scheduler.not_started()]
         remaining = sorted(
-            [*self.not_sent, *self.scheduler.not_started()], key=lambda c: self.order[c.key]
+            (c for c in not_sent if c.key not in sent), key=lambda c: self.order[c.key]
         )
         return ApplyReport(tuple(self.results), tuple(remaining), self.interrupted, self.stopped_by)
 
@@ -275,7 +327,7 @@ def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> 
 def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
     if change.in_doubt:  # an earlier create may have happened: adopt first
         try:
-            return adopt(change, send, cor_ids, "adopted: an earlier run's create had succeeded")
+            return adopt(change, send, cor_ids, "adopted: an earlier create had succeeded")
         except NotFoundError:
             pass  # it never happened: create it now
     try:

@@ -32,6 +32,14 @@ def next_apply(change: Change) -> str:
     return "the next apply sends it again"
 
 
+def second_round(gave_up: int, waiting: int = 0) -> str:
+    """The line that announces the second round (apply, import): what is sent once more."""
+    records = "1 record whose request" if gave_up == 1 else f"{gave_up} records whose requests"
+    them = "it" if gave_up == 1 else "them"
+    then = f", then the {waiting} waiting for {them}" if waiting else ""
+    return f"Retrying {records} gave up{then} (second round)."
+
+
 @dataclass(frozen=True)
 class Result:
     change: Change

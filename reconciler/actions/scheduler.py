@@ -60,6 +60,15 @@ class Scheduler:
                 del self._waits[dependant.key]
                 self._ready.append(dependant)
 
+    def retry(self, change: Change) -> None:
+        """Hand out again a change already handed out (apply's second round); what waits for
+        it still does."""
+        self._ready.append(change)
+
+    def waiting(self) -> int:
+        """How many changes wait for another to succeed."""
+        return len(self._waits)
+
     def unreachable(self, key: ResourceKey) -> list[tuple[Change, ResourceKey]]:
         """`key` will not exist: every change waiting on it, directly or not, with the key it
         waited on (so a skip names its cause), in plan order. They are never handed out."""

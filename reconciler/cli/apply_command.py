@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reconciler.actions.apply import apply_plan, check_applicable
-from reconciler.actions.outcomes import Result
+from reconciler.actions.outcomes import Result, second_round
 from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
 from reconciler.cli.console import (
     colour,
@@ -132,6 +132,7 @@ def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color:
                 should_stop=lambda: stop.requested,
                 parallelism=connection.parallelism,
                 cor_ids={key: record.cor_id for key, record in store.state.records.items()},
+                on_second_round=lambda gave_up, waiting: stderr_log(second_round(gave_up, waiting)),
             )
         finally:
             progress.clear()

@@ -16,6 +16,7 @@ from reconciler.cli.console import colour
 from reconciler.cli.options import (
     DEFAULT_PATHS,
     format_option,
+    max_file_size_option,
     no_color_option,
     paths_argument,
     state_option,
@@ -50,6 +51,7 @@ from reconciler.state.store import load_state
 )
 @client_options
 @no_color_option
+@max_file_size_option
 def audit(
     paths: tuple[str, ...],
     state_path: Path,
@@ -57,6 +59,7 @@ def audit(
     output_format: str,
     detailed_exitcode: bool,
     no_color: bool,
+    max_file_size: int,
     connection: ConnectionOptions,
 ) -> int:
     """Report every disagreement between the manifests, the state file and, with --remote, COR.
@@ -64,7 +67,7 @@ def audit(
     Offline by default (no credentials). With --remote, credentials come from the environment
     only, as for apply: COR_TOKEN, or COR_API_KEY and COR_CLIENT_SECRET.
     """
-    desired = read_manifests(paths or DEFAULT_PATHS)
+    desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     state = load_state(state_path)
     findings = audit_offline(desired, state.records, state.in_doubt)
     if not remote:

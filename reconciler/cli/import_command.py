@@ -7,10 +7,16 @@ from pathlib import Path
 import click
 
 from reconciler.actions.adoption import candidates, import_records
-from reconciler.actions.outcomes import ImportReport, Outcome
+from reconciler.actions.outcomes import ImportReport, Outcome, second_round
 from reconciler.cli.connection import ConnectionOptions, connection_options
 from reconciler.cli.console import colour, command_line, stderr_log
-from reconciler.cli.options import DEFAULT_PATHS, no_color_option, paths_argument, state_option
+from reconciler.cli.options import (
+    DEFAULT_PATHS,
+    max_file_size_option,
+    no_color_option,
+    paths_argument,
+    state_option,
+)
 from reconciler.core.plan import build_plan
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
@@ -24,11 +30,13 @@ from reconciler.state.store import StateStore
 @connection_options
 @click.option("--dry-run", is_flag=True, help="Only list what would be looked up in COR.")
 @no_color_option
+@max_file_size_option
 def import_command(
     paths: tuple[str, ...],
     state_path: Path,
     dry_run: bool,
     no_color: bool,
+    max_file_size: int,
     connection: ConnectionOptions,
 ) -> int:
     """Adopt declared records that already exist in COR, without creating anything.
@@ -37,7 +45,7 @@ def import_command(
     external id; found records are recorded with their COR id, the others are left for apply.
     """
     color = colour(no_color)
-    desired = read_manifests(paths or DEFAULT_PATHS)
+    desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
         the_plan = build_plan(desired, state.records, state.in_doubt)
@@ -55,6 +63,7 @@ def import_command(
                 lambda result: click.echo(render_result(result, color=color), nl=False),
                 parallelism=connection.parallelism,
                 cor_ids={key: record.cor_id for key, record in state.records.items()},
+                on_second_round=lambda gave_up: stderr_log(second_round(gave_up)),
             )
     return _summarise(report)
 

@@ -20,6 +20,7 @@ from reconciler.errors import (
     ApiError,
     ApplyRefusedError,
     AuthError,
+    DeletionError,
     DuplicateError,
     NotFoundError,
     RequestRejectedError,
@@ -32,18 +33,26 @@ SF = "SALESFORCE"
 
 
 class FakeCor:
-    """Just enough of COR: creates number entities, PUTs answer the whole entity."""
+    """Just enough of COR: creates number entities, PUTs answer the whole entity (or not found).
+    An id in `reject` fails every request, or only its first `times[id]` ones."""
 
-    def __init__(self, reject: Mapping[str, ApiError] | None = None) -> None:
+    def __init__(
+        self, reject: Mapping[str, ApiError] | None = None, times: Mapping[str, int] | None = None
+    ) -> None:
         self.calls: list[ApiCall] = []
         self.ids: dict[str, int] = {}
         self.reject = dict(reject or {})
+        self.times = dict(times or {})
 
     def send(self, call: ApiCall) -> Mapping[str, Any]:
         self.calls.append(call)
         ext_id = str(call.body.get("id") or unquote(call.path.rsplit("/", 1)[-1]))
-        if ext_id in self.reject:
+        if ext_id in self.reject and self.times.get(ext_id, 1) > 0:
+            if ext_id in self.times:
+                self.times[ext_id] -= 1
             raise self.reject[ext_id]
+        if call.method == "PUT" and ext_id not in self.ids:
+            raise NotFoundError("PUT: 404 ClientNotFoundError", status=404, code="ZC001")
         if call.method == "POST":
             if ext_id in self.ids:
                 raise DuplicateError("duplicate", status=409, code="ZC004")
@@ -281,10 +290,17 @@ def clients(count: int) -> list[Declared]:
 )
 def test_the_breaker_opens_after_five_give_ups_in_a_row(failing: set[str], stops: bool) -> None:
     error = TransientError("POST /v2/integrations/clients: ConnectError (gave up after 5 attempts)")
-    cor = FakeCor(reject=dict.fromkeys(failing, error))
+    cor = FakeCor(reject=dict.fromkeys(failing, error), times=dict.fromkeys(failing, 1))
     plan = build_plan(desired_of(*clients(12)), {})
-    report = apply_plan(plan, cor.send, FakeJournal(), lambda _r: None)
-    if stops:
+    announced: list[tuple[int, int]] = []
+    report = apply_plan(
+        plan,
+        cor.send,
+        FakeJournal(),
+        lambda _r: None,
+        on_second_round=lambda *n: announced.append(n),
+    )
+    if stops:  # no second round: the give-ups are in doubt, the rest not attempted
         assert report.stopped_by == (
             f"COR looks down: 5 requests in a row failed after their retries, the last: {error}"
         )
@@ -293,11 +309,199 @@ def test_the_breaker_opens_after_five_give_ups_in_a_row(failing: set[str], stops
             f"client SALESFORCE/C{n:02}" for n in range(5, 12)
         ]
         assert len(cor.calls) == 5
-    else:
+        assert announced == []
+    else:  # 4, 4 and 2 give-ups in a row; the second round then settles all 10
         assert report.stopped_by == ""
-        assert len(report.in_doubt) == 10
-        assert report.remaining == ()
-        assert len(cor.calls) == 12
+        assert report.ok
+        assert announced == [(10, 0)]
+        assert len(cor.calls) == 12 + 10 * 2  # each: PUT (not found: never created), POST
+
+
+def test_a_request_that_gives_up_once_is_sent_again_in_a_second_round() -> None:
+    error = TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)")
+    cor = FakeCor(reject={"C1": error}, times={"C1": 1})
+    journal = FakeJournal()
+    reported: list[Result] = []
+    announced: list[tuple[int, int]] = []
+    plan = build_plan(desired_of(ACME, OTHER, BRAND, PRODUCT), {})
+    report = apply_plan(
+        plan, cor.send, journal, reported.append, on_second_round=lambda *n: announced.append(n)
+    )
+    assert report.ok
+    assert announced == [(1, 2)]  # C1, then the brand and product waiting for it
+    assert [(str(r.change.key), r.outcome) for r in reported] == [  # C1 said once: created
+        ("client SALESFORCE/C2", Outcome.CREATED),
+        ("client SALESFORCE/C1", Outcome.CREATED),
+        ("brand SALESFORCE/B1", Outcome.CREATED),
+        ("product SALESFORCE/P1", Outcome.CREATED),
+    ]
+    assert [(c.method, c.body.get("id") or c.path) for c in cor.calls] == [
+        ("POST", "C1"),  # gave up (COR did nothing)
+        ("POST", "C2"),
+        ("PUT", "/v2/integrations/clients/C1"),  # in doubt: adopted if it exists; it does not
+        ("POST", "C1"),
+        ("POST", "B1"),
+        ("POST", "P1"),
+    ]
+    assert journal.ops.count(("intend", "client SALESFORCE/C1")) == 1  # journaled once
+    assert sorted(str(r.key) for r in journal.records) == [
+        "brand SALESFORCE/B1",
+        "client SALESFORCE/C1",
+        "client SALESFORCE/C2",
+        "product SALESFORCE/P1",
+    ]
+
+
+def test_a_create_whose_answer_was_lost_is_adopted_in_the_second_round() -> None:
+    cor = FakeCor()
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        answer = cor.send(call)
+        if len(cor.calls) == 1:  # COR created it; the answer never came back
+            raise TransientError("POST /v2/integrations/clients: ReadError (gave up after 5)")
+        return answer
+
+    reported: list[Result] = []
+    report = apply_plan(
+        build_plan(desired_of(ACME, BRAND), {}), send, FakeJournal(), reported.append
+    )
+    assert report.ok
+    assert [(str(r.change.key), r.outcome, r.reason) for r in reported] == [
+        ("client SALESFORCE/C1", Outcome.ADOPTED, "adopted: an earlier create had succeeded"),
+        ("brand SALESFORCE/B1", Outcome.CREATED, ""),
+    ]
+    assert [c.method for c in cor.calls] == ["POST", "PUT", "POST"]  # no second create of C1
+
+
+def test_a_request_that_gives_up_twice_is_in_doubt_and_its_dependants_skipped() -> None:
+    error = TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)")
+    cor = FakeCor(reject={"C1": error}, times={"C1": 2})
+    journal = FakeJournal()
+    reported: list[Result] = []
+    plan = build_plan(desired_of(ACME, OTHER, BRAND, PRODUCT), {})
+    report = apply_plan(plan, cor.send, journal, reported.append)
+    assert [(str(r.change.key), r.outcome, r.reason) for r in reported] == [
+        ("client SALESFORCE/C2", Outcome.CREATED, ""),
+        (
+            "client SALESFORCE/C1",
+            Outcome.IN_DOUBT,
+            f"{error}; the next apply adopts it if COR created it, else creates it",
+        ),
+        (
+            "brand SALESFORCE/B1",
+            Outcome.SKIPPED,
+            "depends on client SALESFORCE/C1, which is in doubt",
+        ),
+        (
+            "product SALESFORCE/P1",
+            Outcome.SKIPPED,
+            "depends on client SALESFORCE/C1, which is in doubt",
+        ),
+    ]
+    assert [c.method for c in cor.calls] == ["POST", "POST", "PUT"]  # C1, C2, then C1 again
+    assert report.remaining == ()
+    assert not report.ok
+    assert ("resolve", "client SALESFORCE/C1") not in journal.ops  # it stays in doubt
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RequestRejectedError("POST: 400 ValidationError: bad", status=400),
+        AuthError("POST: 401: token refused", status=401),
+    ],
+    ids=["refused", "auth"],
+)
+def test_only_give_ups_get_a_second_round(error: ApiError) -> None:
+    cor = FakeCor(reject={"C1": error}, times={"C1": 1})  # a second try would succeed
+    announced: list[tuple[int, int]] = []
+    plan = build_plan(desired_of(ACME, OTHER), {})
+    report = apply_plan(
+        plan,
+        cor.send,
+        FakeJournal(),
+        lambda _r: None,
+        on_second_round=lambda *n: announced.append(n),
+    )
+    assert announced == []
+    assert report.results[0].outcome is Outcome.FAILED
+    assert [c.body.get("id") for c in cor.calls] == ["C1"] + (
+        ["C2"] if not report.stopped_by else []
+    )
+
+
+def test_an_interrupt_in_the_main_pass_leaves_the_give_ups_in_doubt_unretried() -> None:
+    error = TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)")
+    cor = FakeCor(reject={"C1": error}, times={"C1": 1})
+    plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
+    report = apply_plan(
+        plan, cor.send, FakeJournal(), lambda _r: None, should_stop=lambda: len(cor.calls) >= 1
+    )
+    assert report.interrupted
+    assert [(str(r.change.key), r.outcome) for r in report.results] == [
+        ("client SALESFORCE/C1", Outcome.IN_DOUBT),
+        ("brand SALESFORCE/B1", Outcome.SKIPPED),
+    ]
+    assert [str(c.key) for c in report.remaining] == ["client SALESFORCE/C2"]
+    assert len(cor.calls) == 1
+
+
+def test_a_signal_as_the_main_pass_ends_stops_before_the_second_round() -> None:
+    error = TransientError("POST /v2/integrations/clients: 503 (gave up after 5 attempts)")
+    cor = FakeCor(reject={"C1": error}, times={"C1": 1})
+    asked: list[int] = []
+
+    def should_stop() -> bool:  # asked before the main pass, after each answer, then once more
+        asked.append(len(cor.calls))
+        return len(asked) > 3
+
+    announced: list[tuple[int, int]] = []
+    plan = build_plan(desired_of(ACME, OTHER, BRAND), {})
+    report = apply_plan(
+        plan,
+        cor.send,
+        FakeJournal(),
+        lambda _r: None,
+        should_stop=should_stop,
+        on_second_round=lambda *n: announced.append(n),
+    )
+    assert asked == [0, 1, 2, 2]
+    assert report.interrupted
+    assert announced == []
+    assert [(str(r.change.key), r.outcome) for r in report.results] == [
+        ("client SALESFORCE/C2", Outcome.CREATED),
+        ("client SALESFORCE/C1", Outcome.IN_DOUBT),
+        ("brand SALESFORCE/B1", Outcome.SKIPPED),
+    ]
+    assert report.remaining == ()
+
+
+def test_a_parent_whose_other_dependant_was_refused_is_not_retried() -> None:
+    # Brand B1's delete waits for the deletes of its two products: P1 gives up every time,
+    # COR refuses P2's. B1 is skipped for P2, so the second round retries P1 alone.
+    gave_up = TransientError("DELETE /v2/integrations/products/P1: 503 (gave up after 5)")
+    refused = DeletionError("DELETE /v2/integrations/products/P2: 409 has projects", status=409)
+    cor = FakeCor(reject={"P1": gave_up, "P2": refused})
+    cor.ids.update({"C1": 1, "B1": 2, "P1": 3, "P2": 4})
+    state = state_of(
+        recorded("client", SF, "C1", 1, name="Acme"),
+        recorded("brand", SF, "B1", 2, name="Premium", client_id="C1"),
+        recorded("product", SF, "P1", 3, name="a", client_id="C1", brand_id="B1"),
+        recorded("product", SF, "P2", 4, name="b", client_id="C1", brand_id="B1"),
+    )
+    plan = build_plan(desired_of(ACME), state, prune=True)
+    report = apply_plan(plan, cor.send, FakeJournal(), lambda _r: None)
+    outcomes = {str(r.change.key): (r.outcome, r.reason) for r in report.results}
+    assert outcomes["brand SALESFORCE/B1"] == (
+        Outcome.SKIPPED,
+        "depends on product SALESFORCE/P2, which failed",
+    )
+    assert outcomes["product SALESFORCE/P1"][0] is Outcome.IN_DOUBT
+    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in cor.calls] == [
+        ("DELETE", "P1"),
+        ("DELETE", "P2"),
+        ("DELETE", "P1"),  # the second round: never B1
+    ]
 
 
 def test_a_requested_stop_lets_the_change_in_flight_finish_and_records_it() -> None:

@@ -266,3 +266,16 @@ def test_a_corrupt_state_exits_3(applied: Path, cli: Cli) -> None:
     assert code == 3
     assert json.loads(out)["outcome"] == "invalid"
     assert "reconciler.state.json" in err
+
+
+def test_a_manifest_over_max_file_size_exits_3(
+    applied: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (applied / "manifests" / "big.yaml").write_text("# padding\n" * 200, encoding="utf-8")
+    code, out, err = cli("audit", "--max-file-size", "1KiB")
+    assert (code, out) == (3, "")
+    assert "manifests/big.yaml:1:1: the file is larger than 1 KiB" in err
+    monkeypatch.setenv("RECONCILER_MAX_FILE_SIZE", "1KiB")
+    assert cli("audit")[0] == 3
+    monkeypatch.delenv("RECONCILER_MAX_FILE_SIZE")
+    assert cli("audit")[0] == 0  # under the default limit (64MiB): read

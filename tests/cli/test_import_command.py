@@ -109,3 +109,19 @@ def test_an_imported_protected_record_is_recorded_protected(
     state = json.loads(Path("reconciler.state.json").read_text(encoding="utf-8"))
     assert [r.get("protected") for r in state["resources"]] == [True]
     assert cli("plan", "--detailed-exitcode")[:2] == (0, "No changes.\n")
+
+
+@pytest.mark.parametrize(
+    "limit", [["--max-file-size", "10"], ["--max-file-size", "1KiB"]], ids=["bytes", "KiB"]
+)
+def test_a_manifest_over_max_file_size_exits_3_before_any_request(
+    server: RunningEmulator, cli: Cli, limit: list[str]
+) -> None:
+    Path("manifests/big.yaml").write_text("# padding\n" * 200, encoding="utf-8")  # 2,000 bytes
+    code, out, err = cli("import", *limit)
+    assert (code, out) == (3, "")
+    assert "manifests/big.yaml:1:1: the file is larger than" in err
+    assert "--max-file-size or RECONCILER_MAX_FILE_SIZE set another limit" in err
+    assert httpx.get(f"{server.url}/_emulator/stats").json()["requests"] == {}
+    assert not Path("reconciler.state.json").exists()
+    assert cli("import", "--dry-run")[0] == 0  # under the default limit (64MiB): read

@@ -69,7 +69,7 @@ def test_what_is_not_a_size_is_a_usage_error(
     assert "is not a size: write bytes, or KiB, MiB, GiB" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "audit", "import"])
 def test_the_commands_that_read_manifests_take_a_size_limit(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

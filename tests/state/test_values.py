@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_the_id_and_text_regexes_refuse_what_their_words_refuse() -> None:
         assert (text is None) == (values.text_refusal(sample) is None), sample
 
 
-def ordinary(texts: list[object]) -> bool:
+def ordinary(texts: Sequence[object]) -> bool:
     return values.ordinary(iter(texts), len(texts))  # an iterator, as the codec passes
 
 
