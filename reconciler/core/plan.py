@@ -111,19 +111,24 @@ def build_plan(
     `in_doubt` are creates an earlier run started without learning the outcome (state.md).
     """
     changes = []
+    matched = 0  # recorded keys that are declared
     for declared in in_apply_order(desired.values(), _KEY):
         record = recorded.get(declared.key)
-        if (
-            record is not None  # the cheap check first: most records are equal
-            and record.attributes == declared.attributes
-            and record.protected == declared.protect
-        ):
-            continue
+        if record is not None:
+            matched += 1
+            if (  # the cheap check first: most records are equal
+                record.attributes == declared.attributes
+                and record.protected == declared.protect
+            ):
+                continue
         change = _change_for(declared, record)
         if change.action is Action.CREATE and declared.key in in_doubt:
             change = replace(change, in_doubt=True)
         changes.append(change)
-    gone = in_apply_order((r for k, r in recorded.items() if k not in desired), _KEY)
+    if matched == len(recorded):  # every record is declared (the usual plan): none is gone
+        gone: list[Record] = []
+    else:
+        gone = in_apply_order((r for k, r in recorded.items() if k not in desired), _KEY)
     deleted = [record for record in gone if prune and not record.protected]
     changes += [
         Change(Action.DELETE, record.key, record.attributes, record.cor_id)
