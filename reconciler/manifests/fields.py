@@ -57,6 +57,11 @@ def _plain_text(name: str) -> Callable[[str], object]:
     return (_PLAIN_TEXT if name in LONG_TEXT_FIELDS else _PLAIN_NAME).fullmatch
 
 
+# The walker's quicker test, before a field's pattern: a value that isprintable() (so holds no
+# unsafe character: each is a Cc, Cf, Zl or Zp), equals its strip() and is neither `.` nor `..`
+# fits every text rule (tests/manifests/test_fields.py checks it against the patterns).
+DOTS = frozenset({".", ".."})
+
 # kind -> text field -> a function that gives None unless the value plainly fits its rule.
 PLAIN_TEXT: Mapping[Kind, Mapping[str, Callable[[str], object]]] = {
     kind: {name: _plain_text(name) for name in names - FLAG_FIELDS}

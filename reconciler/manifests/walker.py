@@ -24,6 +24,7 @@ from reconciler.manifests import composer, problems
 from reconciler.manifests.fields import (
     BOOL_TAG,
     CORE_TAG,
+    DOTS,
     ENTRY_FIELDS,
     FLAG_FIELDS,
     PLAIN_TEXT,
@@ -228,7 +229,14 @@ class _Walk:
                     values.append(text)
                     lines.append(mark.line)
                     columns.append(mark.column + 1)
-                odd = odd or name not in text_fields or plain_text[name](text) is None
+                odd = (
+                    odd
+                    or name not in text_fields
+                    or (  # plainly fits every text rule (fields.py), or its own pattern
+                        not (text.isprintable() and text.strip() == text and text not in DOTS)
+                        and plain_text[name](text) is None
+                    )
+                )
             elif tag == BOOL_TAG and name in FLAG_FIELDS:
                 protect = plain(Written(tag, text)) is True
             else:

@@ -132,3 +132,26 @@ def test_a_value_plainly_fits_only_if_its_rule_accepts_it(text: str) -> None:
 )
 def test_each_field_follows_its_rule(name: str, text: str, expected: str | None) -> None:
     assert fields.value_problem(name, text) == expected
+
+
+def _quick(text: str) -> bool:
+    """The walker's quicker test (manifests/walker.py, fields.DOTS), as the walker writes it."""
+    return text.isprintable() and text.strip() == text and text not in fields.DOTS
+
+
+def test_the_quicker_test_clears_only_what_every_text_rule_accepts() -> None:
+    """Every character of the Basic Multilingual Plane (and a few beyond), alone, inside a
+    value and at either end: what the walker's quicker test lets through, every field's rule
+    (ids, names, descriptions) accepts."""
+    names = sorted({name for kind in KINDS for name in fields.PLAIN_TEXT[kind]})
+    characters = [chr(code) for code in range(0x10000)] + ["\U0001f600", "\U000e0001"]
+    cleared = 0
+    for character in characters:
+        for text in (character, f"a{character}b", f"{character}a", f"a{character}"):
+            if _quick(text):
+                cleared += 1
+                assert [fields.value_problem(n, text) for n in names] == [None] * len(names), repr(
+                    text
+                )
+    assert cleared > 200_000  # the test clears the usual text: it is worth having
+    assert not any(_quick(text) for text in (".", "..", " a", "a ", "a\u00a0", "a\nb", " "))
