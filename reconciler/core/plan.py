@@ -117,8 +117,7 @@ def build_plan(
         if record is not None:
             matched += 1
             if (  # the cheap check first: most records are equal
-                record.attributes == declared.attributes
-                and record.protected == declared.protect
+                record.attributes == declared.attributes and record.protected == declared.protect
             ):
                 continue
         change = _change_for(declared, record)
