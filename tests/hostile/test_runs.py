@@ -17,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -379,6 +380,10 @@ def on_terminal(
                 break
             output += chunk
             if not acted and signal_at and signal_at in output:
+                # The prompt is printed just before the process blocks reading the terminal; a
+                # signal in between would wait for a key (CPython checks signals only when the
+                # read is interrupted), so let it reach the read first.
+                time.sleep(0.5)
                 process.send_signal(signal.SIGTERM)
                 acted = True
             if not acted and answer and b"will be accepted" in output:
