@@ -33,3 +33,24 @@ products:
     client_id: SF-ACC-2
     brand_id: SF-BRAND-2
 """
+
+
+def catalogue(clients: int, brands_per_client: int, products_per_brand: int) -> str:
+    """A SAP manifest: `clients` clients, each with `brands_per_client` brands, each with
+    `products_per_brand` products (ids C0, B0-1, P0-1-2)."""
+    lines = ["source: SAP", "clients:"]
+    lines += [f"  - {{id: C{c}, name: Client {c}}}" for c in range(clients)]
+    lines.append("brands:")
+    lines += [
+        f"  - {{id: B{c}-{b}, name: Brand {b}, client_id: C{c}}}"
+        for c in range(clients)
+        for b in range(brands_per_client)
+    ]
+    lines.append("products:")
+    lines += [
+        f"  - {{id: P{c}-{b}-{p}, name: Product {p}, client_id: C{c}, brand_id: B{c}-{b}}}"
+        for c in range(clients)
+        for b in range(brands_per_client)
+        for p in range(products_per_brand)
+    ]
+    return "\n".join(lines) + "\n"

@@ -24,29 +24,11 @@ import pytest
 from reconciler.emulator.auth import TokenBook
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from tests.harness import emulator_records
+from tests.samples import catalogue
 
 API_KEY = "key-7f3a9c1e5b"
 CLIENT_SECRET = "secret-2d8e4f6a0c91"
 STATIC_TOKEN = "static-token-5e7b9d1f3a"
-
-
-def catalogue(clients: int, brands_per_client: int, products_per_brand: int) -> str:
-    lines = ["source: SAP", "clients:"]
-    lines += [f"  - {{id: C{c}, name: Client {c}}}" for c in range(clients)]
-    lines.append("brands:")
-    lines += [
-        f"  - {{id: B{c}-{b}, name: Brand {b}, client_id: C{c}}}"
-        for c in range(clients)
-        for b in range(brands_per_client)
-    ]
-    lines.append("products:")
-    lines += [
-        f"  - {{id: P{c}-{b}-{p}, name: Product {p}, client_id: C{c}, brand_id: B{c}-{b}}}"
-        for c in range(clients)
-        for b in range(brands_per_client)
-        for p in range(products_per_brand)
-    ]
-    return "\n".join(lines) + "\n"
 
 
 class Workspace:

@@ -12,12 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pty
-import select
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,30 +28,13 @@ from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from reconciler.manifests.reader import read_manifests
 from reconciler.state.store import StateStore
+from tests.cli.terminal import run_on_terminal
 from tests.harness import Cli, RunningEmulator, WorkFolder, emulator_records
 from tests.hostile.checks import assert_clean
+from tests.samples import catalogue
 
 TOKEN = "runs-token-4f8a2c"
 ERASE = "\r\033[K"
-
-
-def catalogue(clients: int, brands_per_client: int, products_per_brand: int) -> str:
-    lines = ["source: SAP", "clients:"]
-    lines += [f"  - {{id: C{c}, name: Client {c}}}" for c in range(clients)]
-    lines.append("brands:")
-    lines += [
-        f"  - {{id: B{c}-{b}, name: Brand {b}, client_id: C{c}}}"
-        for c in range(clients)
-        for b in range(brands_per_client)
-    ]
-    lines.append("products:")
-    lines += [
-        f"  - {{id: P{c}-{b}-{p}, name: Product {p}, client_id: C{c}, brand_id: B{c}-{b}}}"
-        for c in range(clients)
-        for b in range(brands_per_client)
-        for p in range(products_per_brand)
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def recorded_keys(state: Path) -> list[tuple[str, str]]:
@@ -321,7 +300,7 @@ def _sigterm_writing_the_state(tmp: Path, server: EmulatorServer) -> None:
 
 def _sigterm_at_the_prompt(tmp: Path, server: EmulatorServer) -> None:
     args = ["apply", "--no-color"]
-    code, output = on_terminal(args, tmp, _env(server), signal_at=b"will be accepted")
+    code, output = run_on_terminal(args, cwd=tmp, env=_env(server), signal_at_prompt=True)
     assert_clean(code, output.replace("\r\n", "\n"), "", exit_code=130, says="Interrupted.")
     assert live_keys(server.url) == []
 
@@ -346,58 +325,6 @@ def test_sigterm_exits_130_in_every_phase(
 # --- on a terminal ------------------------------------------------------------------------------
 
 
-def on_terminal(
-    args: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    *,
-    signal_at: bytes = b"",
-    answer: bytes = b"",
-) -> tuple[int, str]:
-    """`reconciler ARGS` with stdin, stdout and stderr on a pseudo-terminal; at the prompt,
-    send SIGTERM (`signal_at` seen) or type `answer`."""
-    main_fd, child_fd = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", *args],
-        stdin=child_fd,
-        stdout=child_fd,
-        stderr=child_fd,
-        env=env,
-        cwd=cwd,
-    )
-    os.close(child_fd)
-    output, acted = b"", False
-    try:
-        while True:
-            ready, _, _ = select.select([main_fd], [], [], 30)
-            if not ready:
-                raise AssertionError(f"no output for 30 s; so far: {output!r}")
-            try:
-                chunk = os.read(main_fd, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-            if not acted and signal_at and signal_at in output:
-                # The prompt is printed just before the process blocks reading the terminal; a
-                # signal in between would wait for a key (CPython checks signals only when the
-                # read is interrupted), so let it reach the read first.
-                time.sleep(0.5)
-                process.send_signal(signal.SIGTERM)
-                acted = True
-            if not acted and answer and b"will be accepted" in output:
-                os.write(main_fd, answer + b"\n")
-                acted = True
-    finally:
-        os.close(main_fd)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-        if process.returncode is None:
-            process.kill()
-    return process.wait(timeout=30), output.decode()
-
-
 @pytest.mark.parametrize("case", [pytest.param(None, id="retry-lines-above-the-progress-bar")])
 def test_retry_lines_print_above_the_progress_bar(case: None, tmp_path: Path) -> None:
     (tmp_path / "manifests").mkdir()
@@ -407,7 +334,7 @@ def test_retry_lines_print_above_the_progress_bar(case: None, tmp_path: Path) ->
             fault = {"method": "POST", "id": last, "status": 503, "times": 2}
             httpx.post(f"{server.url}/_emulator/faults", json=fault).raise_for_status()
         args = ["apply", "--auto-approve", "--no-color", "--parallelism", "2"]
-        code, output = on_terminal(args, tmp_path, _env(server))
+        code, output = run_on_terminal(args, cwd=tmp_path, env=_env(server))
     # the bar is drawn in place and erased before every other line: no line runs into it
     assert "\nretrying " in output.replace(ERASE, "\n")
     assert "[#" in output  # the bar was drawn
