@@ -27,30 +27,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
-from reconciler.actions.adoption import adopt
 from reconciler.actions.edges import Recorder, Send
 from reconciler.actions.outcomes import ApplyReport, Outcome, Result, next_apply
+from reconciler.actions.requests import Settled, run_one
 from reconciler.actions.scheduler import Scheduler
 from reconciler.actions.stopping import StopPolicy
-from reconciler.cor.answers import cor_id_of
-from reconciler.cor.endpoints import create_call, delete_call, update_call
-from reconciler.core.plan import Action, Change, Plan, update_fields
+from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import ResourceKey
 from reconciler.errors import (
-    ApiError,
     ApplyRefusedError,
-    DeletionError,
-    DuplicateError,
-    NotFoundError,
-    RequestRejectedError,
     StateWriteError,
     TransientError,
 )
 
 T = TypeVar("T")
-_REFUSALS = (RequestRejectedError, NotFoundError, DeletionError)  # COR said no: nothing done
 
 
 def check_applicable(plan: Plan) -> None:
@@ -120,13 +112,6 @@ class _InlineExecutor(Executor):
         return future
 
 
-class _Settled(NamedTuple):
-    """What one change's requests came to, and the error the stop policy must hear of."""
-
-    result: Result
-    error: ApiError | None = None
-
-
 class _Run:
     """The state of one apply, owned by the calling thread."""
 
@@ -143,7 +128,7 @@ class _Run:
         self.scheduler = Scheduler(plan.changes)
         self.order = {change.key: index for index, change in enumerate(plan.changes)}
         self.results: list[Result] = []
-        self.in_flight: dict[Future[_Settled], Change] = {}
+        self.in_flight: dict[Future[Settled], Change] = {}
         self.starting: list[Change] = []  # handed out by the scheduler, not yet submitted
         self.sending: Change | None = None  # being submitted (inline: being sent)
         self.not_sent: list[Change] = []  # handed out, then held back: not attempted
@@ -156,7 +141,7 @@ class _Run:
     def drive(
         self, pool: Executor, send: Send, should_stop: Callable[[], bool], limit: int
     ) -> None:
-        done: set[Future[_Settled]] = set()
+        done: set[Future[Settled]] = set()
         while True:
             # One group commit per round: the results just collected and the intents of what
             # starts next are durable together, before any request that depends on them leaves.
@@ -173,7 +158,7 @@ class _Run:
                 self.starting.clear()
             while self.starting:
                 self.sending = change = self.starting.pop(0)
-                self.in_flight[pool.submit(_run_one, change, send, self.cor_ids)] = change
+                self.in_flight[pool.submit(run_one, change, send, self.cor_ids)] = change
                 self.sending = None
             if not self.in_flight:
                 return
@@ -204,7 +189,7 @@ class _Run:
     def state_unwritable(self, error: StateWriteError) -> None:
         self.stopped_by = self.stopped_by or f"the state could not be written: {error}"
 
-    def collect(self, future: Future[_Settled]) -> None:
+    def collect(self, future: Future[Settled]) -> None:
         change = self.in_flight[future]  # until settled: an interrupt before then abandons it
         result, error = future.result()
         if error is None:
@@ -307,60 +292,3 @@ def _not_recorded(result: Result) -> Result:
     reason = f"{result.outcome.value} in COR, but the state could not record it; "
     reason += next_apply(change)
     return Result(change, Outcome.IN_DOUBT, result.cor_id, reason)
-
-
-def _run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> _Settled:
-    """One change's requests, on a worker thread."""
-    try:
-        if change.action is Action.CREATE:
-            return _Settled(_create(change, send, cor_ids))
-        if change.action is Action.DELETE:
-            return _Settled(_delete(change, send))
-        return _Settled(_update(change, send))
-    except TransientError as error:  # sent, but what COR did is unknown
-        reason = f"{error}; {next_apply(change)}"
-        return _Settled(Result(change, Outcome.IN_DOUBT, reason=reason), error)
-    except ApiError as error:
-        return _Settled(Result(change, Outcome.FAILED, reason=_explain(change, error)), error)
-
-
-def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
-    if change.in_doubt:  # an earlier create may have happened: adopt first
-        try:
-            return adopt(change, send, cor_ids, "adopted: an earlier create had succeeded")
-        except NotFoundError:
-            pass  # it never happened: create it now
-    try:
-        answer = send(create_call(change.key, change.attributes))
-    except DuplicateError:
-        return adopt(change, send, cor_ids, "adopted: it already existed in COR")
-    except _REFUSALS as error:
-        return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
-    return Result(change, Outcome.CREATED, cor_id_of(answer))
-
-
-def _delete(change: Change, send: Send) -> Result:
-    """DELETE; a record COR no longer knows is gone already, which is what was wanted."""
-    try:
-        send(delete_call(change.key))
-    except NotFoundError:
-        return Result(change, Outcome.DELETED, reason="it was already gone from COR")
-    return Result(change, Outcome.DELETED)
-
-
-def _update(change: Change, send: Send) -> Result:
-    fields = update_fields(change)
-    if not fields:  # only `protect` changed: it lives in the state, COR has nothing to change
-        return Result(change, Outcome.UPDATED, change.cor_id, "protection recorded")
-    answer = send(update_call(change.key, fields))
-    cor_id = cor_id_of(answer) if "id" in answer else change.cor_id
-    return Result(change, Outcome.UPDATED, cor_id)
-
-
-def _explain(change: Change, error: ApiError) -> str:
-    if isinstance(error, NotFoundError) and change.action is Action.UPDATE:
-        return (
-            f"{error} (the state records cor_id {change.cor_id}, but COR no longer knows "
-            "this external id: it was deleted outside reconciler)"
-        )
-    return str(error)
