@@ -15,7 +15,13 @@ from reconciler.cor.endpoints import ApiCall
 from reconciler.core.resources import Record, ResourceKey
 
 Send = Callable[[ApiCall], Mapping[str, Any]]  # one Integrations API request → COR's answer
-Read = Callable[[str], Mapping[str, Any]]  # a path under the read API → COR's answer
+
+
+class Read(Protocol):
+    """A path under the read API → COR's answer; `subject` (`client SAP/C-1`) names the record
+    in the client's retry lines."""
+
+    def __call__(self, path: str, subject: str = ...) -> Mapping[str, Any]: ...
 
 
 class Recorder(Protocol):

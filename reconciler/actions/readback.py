@@ -60,7 +60,7 @@ def _read_one(record: Record, read: Read, stop: threading.Event, watch: StopPoli
     if stop.is_set():
         return Unread(f"not read: the reads were stopped ({watch.reason or 'interrupted'})")
     try:
-        answer = dict(read(read_path(record)))
+        answer = dict(read(read_path(record), subject=str(record.key)))
     except STOPS_AT_ONCE:
         stop.set()
         raise

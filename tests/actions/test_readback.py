@@ -26,7 +26,7 @@ def test_reads_run_in_parallel_and_classify_failures() -> None:
         "clients/25003": TransientError("GET /v1/clients/25003: 503 (gave up after 5 attempts)"),
     }
 
-    def read(path: str) -> Mapping[str, Any]:
+    def read(path: str, subject: str = "") -> Mapping[str, Any]:
         barrier.wait()
         if path in failures:
             raise failures[path]
@@ -45,7 +45,7 @@ def test_an_authentication_failure_stops_the_reads() -> None:
     records = [recorded("client", "SF", f"C{i}", i, name="x") for i in range(20)]
     calls: list[str] = []
 
-    def read(path: str) -> Mapping[str, Any]:
+    def read(path: str, subject: str = "") -> Mapping[str, Any]:
         calls.append(path)
         raise AuthError("401: refused", status=401)
 
@@ -58,7 +58,7 @@ def test_cor_down_as_a_whole_stops_the_reads_after_five_give_ups_in_a_row() -> N
     records = [recorded("client", "SF", f"C{i:02}", i, name="x") for i in range(20)]
     calls: list[str] = []
 
-    def read(path: str) -> Mapping[str, Any]:
+    def read(path: str, subject: str = "") -> Mapping[str, Any]:
         calls.append(path)
         raise TransientError(f"GET /v1/{path}: ConnectError (gave up after 5 attempts)")
 
@@ -70,3 +70,15 @@ def test_cor_down_as_a_whole_stops_the_reads_after_five_give_ups_in_a_row() -> N
         "their retries, the last: GET /v1/clients/4: ConnectError (gave up after 5 attempts))"
     )
     assert len(answers) == 20
+
+
+def test_each_read_names_its_record_for_the_retry_lines() -> None:
+    records = [recorded("client", "SF", "C1", 25001, name="x"), recorded("brand", "SF", "B1", 7)]
+    subjects: dict[str, str] = {}
+
+    def read(path: str, subject: str = "") -> Mapping[str, Any]:
+        subjects[path] = subject
+        return {"id": 1}
+
+    read_records(records, read, parallelism=1)
+    assert sorted(subjects.values()) == ["brand SF/B1", "client SF/C1"]

@@ -228,7 +228,7 @@ def test_a_failed_read_is_an_error_and_the_rest_is_reported(
     )
     assert lines[4:] == ["Audit: 1 disagreement; 1 record could not be read."]
     assert flaky.seen.count(f"/v1/brands/{ids['SF-BRAND-1']}") == 2  # retried, then read
-    assert "retrying GET /v1/clients/" in err
+    assert f"retrying client SALESFORCE/SF-ACC-1: GET /v1/clients/{ids['SF-ACC-1']} in " in err
 
     code, out, err = cli("audit", *options, "--format", "json")
     document = json.loads(out)
