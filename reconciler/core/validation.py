@@ -10,7 +10,8 @@ it raw again.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from reconciler.core.resources import SPECS, Declared, Kind, ResourceKey
 from reconciler.core.text import printable
@@ -34,15 +35,23 @@ def check_declared(entities: Sequence[Declared]) -> list[Problem]:
     first, problems = _index(entities)
     suggest: _Suggestions | None = None
     references = {kind: spec.references for kind, spec in SPECS.items()}
+    # first.get, taking a plain (kind, source, id) tuple: it hashes and compares as the key
+    declared = cast("Callable[[object], Declared | None]", first.get)
     for entity in entities:
         kind, source, _ = entity.key
+        attributes = entity.attributes
         for field, target in references[kind]:
-            ref = entity.attributes.get(field)
+            ref = attributes.get(field)
             if ref is not None and (target, source, ref) not in first:  # a ResourceKey's equal
                 suggest = suggest or _Suggestions(first)
                 problems.append(_dangling(entity, field, target, suggest))
-        if kind is Kind.PRODUCT:
-            problems.extend(_client_mismatch(entity, first))
+        if kind is Kind.PRODUCT:  # its client_id must be its brand's
+            client_id = attributes.get("client_id")
+            brand = declared((Kind.BRAND, source, attributes.get("brand_id")))
+            if brand is not None and client_id is not None:
+                brand_client = brand.attributes.get("client_id")
+                if brand_client is not None and brand_client != client_id:
+                    problems.append(_client_mismatch(entity, brand, brand_client))
     return sorted(problems)
 
 
@@ -97,28 +106,16 @@ def _dangling(entity: Declared, field: str, kind: Kind, suggest: _Suggestions) -
     return Problem(_field_location(entity, field), message)
 
 
-def _client_mismatch(entity: Declared, declared: Mapping[ResourceKey, Declared]) -> list[Problem]:
-    if entity.key.kind is not Kind.PRODUCT:
-        return []
-    client_id = entity.attributes.get("client_id")
-    brand_id = entity.attributes.get("brand_id")
-    if client_id is None or brand_id is None:
-        return []
-    brand = declared.get(ResourceKey(Kind.BRAND, entity.key.source, brand_id))
-    if brand is None:
-        return []
-    brand_client = brand.attributes.get("client_id")
-    if brand_client is None or brand_client == client_id:
-        return []
-    return [
-        Problem(
-            _field_location(entity, "client_id"),
-            f"client_id {_quoted(client_id)} is not the client of brand {_quoted(brand_id)}, "
-            f"which belongs to client {_quoted(brand_client)} "
-            f"({_field_location(brand, 'client_id')}): a product's client_id must be its "
-            "brand's client_id",
-        )
-    ]
+def _client_mismatch(entity: Declared, brand: Declared, brand_client: str) -> Problem:
+    """`entity`, a product, names another client than its brand does (`brand_client`)."""
+    client_id, brand_id = entity.attributes["client_id"], entity.attributes["brand_id"]
+    return Problem(
+        _field_location(entity, "client_id"),
+        f"client_id {_quoted(client_id)} is not the client of brand {_quoted(brand_id)}, "
+        f"which belongs to client {_quoted(brand_client)} "
+        f"({_field_location(brand, 'client_id')}): a product's client_id must be its "
+        "brand's client_id",
+    )
 
 
 def _closest(wanted: str, candidates: Sequence[str]) -> str | None:
