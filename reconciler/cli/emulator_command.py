@@ -30,6 +30,21 @@ from reconciler.errors import EXIT_OK
     help="At most N /v2 requests per second; over it, 429 with Retry-After.",
 )
 @click.option(
+    "--throttle-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /v2 requests answered 429 with Retry-After at random, unprocessed.",
+)
+@click.option(
+    "--throttle-retry-after",
+    type=click.IntRange(0, 3600),
+    default=1,
+    show_default=True,
+    metavar="SECONDS",
+    help="The Retry-After of those 429s.",
+)
+@click.option(
     "--lost-response-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -52,6 +67,8 @@ def emulator(
     latency_ms: float,
     fail_rate: float,
     rate_limit: float | None,
+    throttle_rate: float,
+    throttle_retry_after: int,
     lost_response_rate: float,
     token_ttl: int,
     seed: int | None,
@@ -65,11 +82,13 @@ def emulator(
             latency_ms=latency_ms,
             fail_rate=fail_rate,
             rate_limit=rate_limit,
+            throttle_rate=throttle_rate,
+            throttle_retry_after=throttle_retry_after,
             lost_response_rate=lost_response_rate,
             token_ttl=token_ttl,
             seed=seed,
         )
-    except ValueError as error:  # only a NaN gets past the option types
+    except ValueError as error:  # a NaN, or fail and throttle rates over 1 together
         raise click.UsageError(str(error)) from None
     serve(config, announce=click.echo)
     return EXIT_OK
