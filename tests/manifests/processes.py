@@ -45,8 +45,8 @@ def run_reconciler(
     python, child_env = sys.executable, dict(os.environ if env is None else env)
     user = None
     if unprivileged and as_root():
-        python, user = _python_for_nobody(), NOBODY
         child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
+        python, user = _python_for_nobody(child_env), NOBODY
     try:
         done = subprocess.run(
             [python, "-s", "-B", "-m", "reconciler", *args],
@@ -63,10 +63,11 @@ def run_reconciler(
     return done.returncode, done.stdout, done.stderr
 
 
-def _python_for_nobody() -> str:
+def _python_for_nobody(env: Mapping[str, str]) -> str:
     """An interpreter of this Python version that `nobody` may run (this one may live in a
-    folder only root can enter), given this environment's packages through PYTHONPATH."""
+    folder only root can enter) and that imports reconciler and its packages with `env`."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    probe_code = "import sys, reconciler, yaml, click; print(sys.version_info[:2])"
     for candidate in (
         sys.executable,
         f"/usr/bin/python{version}",
@@ -74,8 +75,10 @@ def _python_for_nobody() -> str:
     ):
         try:
             probe = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                [candidate, "-s", "-c", probe_code],
                 user=NOBODY,
+                env=env,
+                cwd="/",
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT,
@@ -85,7 +88,10 @@ def _python_for_nobody() -> str:
             continue
         if probe.returncode == 0 and probe.stdout.strip() == str(sys.version_info[:2]):
             return candidate
-    pytest.skip(f"no Python {version} interpreter that an unprivileged user may run")
+    pytest.skip(
+        f"no Python {version} interpreter that an unprivileged user may run with this "
+        "checkout and its packages (is the checkout in a folder only root may enter?)"
+    )
 
 
 @pytest.fixture
