@@ -65,7 +65,8 @@ def list_records(state_path: Path, kind: str | None, source: str | None, output_
         click.echo(_json([record_json(record) for record in chosen]))
         return EXIT_OK
     for record in chosen:
-        click.echo(f"{printable(str(record.key))}  cor_id {record.cor_id}")
+        protected = "  protected" if record.protected else ""
+        click.echo(f"{printable(str(record.key))}  cor_id {record.cor_id}{protected}")
     in_doubt = sorted(k for k in current.in_doubt if kind in (None, k.kind.value))
     for key in in_doubt:
         if source is None or key.source == source:

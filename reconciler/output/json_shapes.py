@@ -18,11 +18,12 @@ def key_json(key: ResourceKey) -> dict[str, str]:
 
 
 def record_json(record: Record) -> dict[str, object]:
-    """kind, source, id, cor_id and the attributes (sorted), in that order."""
+    """kind, source, id, cor_id, the attributes (sorted) and protected, in that order."""
     return {
         **key_json(record.key),
         "cor_id": record.cor_id,
         "attributes": dict(sorted(record.attributes.items())),
+        "protected": record.protected,
     }
 
 

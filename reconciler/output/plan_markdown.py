@@ -17,7 +17,7 @@ from reconciler.core.plan import Action, Change, Plan, Summary
 from reconciler.core.resources import KINDS, Kind, Record, ResourceKey
 from reconciler.output.comment import CLOSE, COMMENT_LIMIT, fence, marker
 from reconciler.output.plan_text import change_lines
-from reconciler.output.style import counted, plain, show_key
+from reconciler.output.style import counted, kept_why, plain, show_key
 
 # Categories of details, in trimming priority: what blocks the apply first, then what cannot be
 # undone (deletes), what is kept last.
@@ -238,5 +238,5 @@ def _entry_text(entry: _Entry) -> str:
     if isinstance(item, Change):
         return "".join(line + "\n" for line in change_lines(item, plain))
     if isinstance(item, Record):
-        return f"  not declared — kept: {show_key(item.key)} (cor_id {item.cor_id})\n"
+        return f"  not declared — kept: {show_key(item.key)} ({kept_why(item)})\n"
     return f"? in doubt, not declared: {show_key(item)}: an earlier apply may have created it\n"

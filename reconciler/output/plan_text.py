@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import SPECS, ResourceKey
 from reconciler.core.text import printable
-from reconciler.output.style import paint, quote
+from reconciler.output.style import kept_why, paint, quote
 
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!", Action.DELETE: "-"}
 _COLOUR = {
@@ -35,7 +35,7 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
         yield paint(head, _COLOUR[change.action], color)
         yield from details
     for record in plan.not_declared:
-        text = f"  not declared — kept: {record.key} (cor_id {record.cor_id})"
+        text = f"  not declared — kept: {record.key} ({kept_why(record)})"
         yield paint(text, "dim", color)
     for key in plan.in_doubt_not_declared:
         text = (

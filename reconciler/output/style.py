@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from reconciler.core.resources import ResourceKey
+from reconciler.core.resources import Record, ResourceKey
 from reconciler.core.text import UNSAFE_IN_TEXT
 
 _RESET = "\033[0m"
@@ -52,6 +52,12 @@ def plain(text: str) -> str:
 def show_key(key: ResourceKey) -> str:
     """`client SALESFORCE/SF-ACC-1`; a source or id that is not plain comes JSON-quoted."""
     return f"{key.kind.value} {plain(key.source)}/{plain(key.id)}"
+
+
+def kept_why(record: Record) -> str:
+    """What a record that is not declared and kept shows after its address: its COR id, and
+    `protected` when `protect: true` keeps it from any prune."""
+    return f"cor_id {record.cor_id}; protected" if record.protected else f"cor_id {record.cor_id}"
 
 
 def counted(number: int, noun: str) -> str:

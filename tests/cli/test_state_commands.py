@@ -44,6 +44,32 @@ def test_list_in_apply_order_with_filters(cli: Cli) -> None:
     assert cli("state", "list", "--source", "SAP")[1] == ""
     listed = json.loads(cli("state", "list", "--format", "json")[1])
     assert [r["id"] for r in listed] == ["OK-1", "OK-2", "OK-B1"]
+    assert [r["protected"] for r in listed] == [False, False, False]
+
+
+def test_protection_shows_in_list_and_show(tmp_path: Path, cli: Cli) -> None:
+    state = tmp_path / "s.json"
+    document = {
+        "format_version": 1,
+        "lineage": "0" * 32,
+        "serial": 1,
+        "resources": [
+            {"kind": "client", "source": "OKTA", "id": "OK-1", "cor_id": 1,
+             "attributes": {"name": "One"}, "protected": True},
+            {"kind": "client", "source": "OKTA", "id": "OK-2", "cor_id": 2,
+             "attributes": {"name": "Two"}},
+        ],
+    }  # fmt: skip
+    state.write_text(json.dumps(document), encoding="utf-8")
+    out = cli("state", "list", "--state", str(state))[1]
+    assert out.splitlines() == [
+        "client OKTA/OK-1  cor_id 1  protected",
+        "client OKTA/OK-2  cor_id 2",
+    ]
+    shown = json.loads(cli("state", "show", "--state", str(state), "client", "OKTA", "OK-1")[1])
+    assert shown["protected"] is True
+    shown = json.loads(cli("state", "show", "--state", str(state), "client", "OKTA", "OK-2")[1])
+    assert shown["protected"] is False
 
 
 def test_show_one_record(applied: RunningEmulator, cli: Cli) -> None:

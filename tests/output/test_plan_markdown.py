@@ -305,3 +305,10 @@ def check_structure(text: str) -> None:
         if line.startswith("|"):
             assert line.count("|") == 7, line
     assert outside.count("</details>") == text.count("<details><summary>")
+
+
+def test_a_protected_record_kept_says_so() -> None:
+    state = state_of(recorded("brand", SF, "B-1", 7, name="Old", client_id="C-1"))
+    state = {k: r._replace(protected=True) for k, r in state.items()}
+    text = render_markdown(build_plan({}, state, prune=True), paths=PATHS)
+    assert "  not declared — kept: brand SALESFORCE/B-1 (cor_id 7; protected)\n" in text

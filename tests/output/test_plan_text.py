@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from reconciler.core.plan import build_plan
@@ -59,3 +60,18 @@ def test_an_id_cannot_act_on_the_terminal_nor_fake_a_line() -> None:
         "COR; declare it again and apply to adopt it",
         "Plan: 2 to create, 0 to update, 0 to delete.",
     ]
+
+
+def test_a_record_kept_by_its_protection_says_so_in_text_and_json() -> None:
+    """A pruning plan keeps a protected record it would otherwise delete; every output says
+    why (issue 11: protection is visible)."""
+    state = state_of(
+        recorded("client", "SAP", "C1", 5, name="Kept")._replace(protected=True),
+        recorded("client", "SAP", "C2", 6, name="Gone"),
+    )
+    plan = build_plan({}, state, prune=True)
+    text = render_text(plan)
+    assert "  not declared — kept: client SAP/C1 (cor_id 5; protected)" in text.splitlines()
+    assert "- delete client SAP/C2" in text
+    kept = json.loads(render_json(plan))["not_declared"]
+    assert [(k["id"], k["protected"]) for k in kept] == [("C1", True)]
