@@ -19,7 +19,7 @@ import click
 
 from reconciler.cli.console import command_line, stderr_log
 from reconciler.cli.options import state_option
-from reconciler.core.resources import KINDS, SOURCES, Kind, ResourceKey
+from reconciler.core.resources import KINDS, SOURCES, ResourceKey, parse_address
 from reconciler.core.text import UNSAFE, printable
 from reconciler.errors import EXIT_OK, UsageError
 from reconciler.output.json_shapes import record_json
@@ -75,18 +75,24 @@ def list_records(state_path: Path, kind: str | None, source: str | None, output_
     return EXIT_OK
 
 
-def _key(kind: str, source: str, ext_id: str) -> ResourceKey:
-    return ResourceKey(Kind(kind), source, ext_id)
+address_argument = click.argument("address", nargs=-1, required=True, metavar="KIND SOURCE/ID")
+
+
+def _key(address: tuple[str, ...]) -> ResourceKey:
+    """The record an ADDRESS names: `product SALESFORCE/SF-P-100`, as every output prints it
+    (quoted or not), or the three words `product SALESFORCE SF-P-100`."""
+    try:
+        return parse_address(address)
+    except ValueError as error:
+        raise UsageError(printable(str(error))) from None
 
 
 @state.command()
 @state_option
-@click.argument("kind", type=kind_choice)
-@click.argument("source", type=source_choice)
-@click.argument("ext_id", metavar="ID")
-def show(state_path: Path, kind: str, source: str, ext_id: str) -> int:
-    """Show one record as the state holds it (JSON)."""
-    key = _key(kind, source, ext_id)
+@address_argument
+def show(state_path: Path, address: tuple[str, ...]) -> int:
+    """Show one record as the state holds it (JSON), named as every output prints it."""
+    key = _key(address)
     record = load_state(state_path).records.get(key)
     if record is None:
         raise UsageError(f"{printable(str(key))} is not in the state {printable(str(state_path))}")
@@ -96,12 +102,11 @@ def show(state_path: Path, kind: str, source: str, ext_id: str) -> int:
 
 @state.command()
 @state_option
-@click.argument("kind", type=kind_choice)
-@click.argument("source", type=source_choice)
-@click.argument("ext_id", metavar="ID")
-def rm(state_path: Path, kind: str, source: str, ext_id: str) -> int:
-    """Forget a record without deleting it in COR (the previous state is kept as .backup)."""
-    key = _key(kind, source, ext_id)
+@address_argument
+def rm(state_path: Path, address: tuple[str, ...]) -> int:
+    """Forget a record without deleting it in COR (the previous state is kept as .backup).
+    Name it as every output prints it."""
+    key = _key(address)
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         record = store.state.records.get(key)
         if record is None and key not in store.state.in_doubt:

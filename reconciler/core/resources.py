@@ -7,7 +7,7 @@ Pure core: the vocabulary of every stage. Imports the standard library, `errors`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -56,6 +56,7 @@ class Kind(str, Enum):
 
 _RANK = {Kind.CLIENT: 0, Kind.BRAND: 1, Kind.PRODUCT: 2}
 KINDS: tuple[Kind, ...] = (Kind.CLIENT, Kind.BRAND, Kind.PRODUCT)
+KIND_VALUES: tuple[str, ...] = tuple(kind.value for kind in KINDS)  # client, brand, product
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,31 @@ class Record(NamedTuple):
     cor_id: int
     attributes: Mapping[str, str]
     protected: bool = False  # declared with `protect: true`: never deleted while so recorded
+
+
+def parse_address(words: Sequence[str]) -> ResourceKey:
+    """The key an address names, as every output prints it — `product SALESFORCE/SF-P-100`,
+    given as one word or two (a shell splits it at the space) — or as three words, `product
+    SALESFORCE SF-P-100`. ValueError saying what is wrong otherwise. The id is everything after
+    the first `/` (a source has none; an id may)."""
+    if len(words) == 3:
+        kind, source, id_ = words
+    else:
+        text = " ".join(words)
+        kind, _, rest = text.partition(" ")
+        source, slash, id_ = rest.partition("/")
+        if len(words) not in (1, 2) or not slash:
+            raise ValueError(
+                f"{' '.join(words)!r} is not an address: write it as printed, "
+                "KIND SOURCE/ID (e.g. 'product SALESFORCE/SF-P-100')"
+            )
+    if kind not in KIND_VALUES:
+        raise ValueError(f"{kind!r} is not a kind: one of {', '.join(KIND_VALUES)}")
+    if source not in SOURCES:
+        raise ValueError(f"{source!r} is not a source: one of {', '.join(SOURCES)}")
+    if not id_:
+        raise ValueError("the address names no id")
+    return ResourceKey(Kind(kind), source, id_)
 
 
 def parse_cor_id(value: object) -> int | None:

@@ -84,12 +84,46 @@ def test_show_one_record(applied: RunningEmulator, cli: Cli) -> None:
     assert "brand OKTA/NOPE is not in the state" in err
 
 
+@pytest.mark.usefixtures("applied")
+@pytest.mark.parametrize(
+    "address",
+    [
+        ["brand OKTA/OK-B1"],  # quoted, as copied from any output
+        ["brand", "OKTA/OK-B1"],  # unquoted: the shell splits it at the space
+        ["brand", "OKTA", "OK-B1"],  # three words
+    ],
+)
+def test_show_takes_the_address_as_printed(address: list[str], cli: Cli) -> None:
+    code, out, _ = cli("state", "show", *address)
+    assert code == 0
+    assert json.loads(out)["id"] == "OK-B1"
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        (["brand"], "is not an address: write it as printed, KIND SOURCE/ID"),
+        (["brand OKTA OK-B1"], "is not an address"),
+        (["brand", "OKTA/"], "the address names no id"),
+        (["planet", "OKTA/X"], "'planet' is not a kind: one of client, brand, product"),
+        (["brand", "NOPE/X"], "'NOPE' is not a source"),
+        (["brand", "OKTA/X", "extra", "words"], "is not an address"),
+    ],
+)
+def test_a_malformed_address_is_refused(address: list[str], says: str, cli: Cli) -> None:
+    for command in ("show", "rm"):
+        code, out, err = cli("state", command, *address)
+        assert code == 3
+        assert says in err
+        assert out == ""
+
+
 def test_rm_forgets_without_deleting_and_keeps_a_backup(
     applied: RunningEmulator, tmp_path: Path, cli: Cli
 ) -> None:
     state = tmp_path / "reconciler.state.json"
     before = state.read_text(encoding="utf-8")
-    code, out, _ = cli("state", "rm", "client", "OKTA", "OK-2")
+    code, out, _ = cli("state", "rm", "client OKTA/OK-2")
     assert code == 0
     assert "still exists in COR" in out
     assert (tmp_path / "reconciler.state.json.backup").read_text(encoding="utf-8") == before
