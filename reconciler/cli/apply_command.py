@@ -29,7 +29,7 @@ from reconciler.cli.options import (
     max_file_size_option,
     no_color_option,
     paths_argument,
-    prune_options,
+    planning_options,
     state_option,
 )
 from reconciler.core import saved_plan
@@ -64,7 +64,7 @@ from reconciler.state.store import StateStore
     help="Apply exactly this saved plan (from `plan --out`), without asking; refused (exit 4) "
     "if the state, the manifests or the file changed since.",
 )
-@prune_options
+@planning_options
 @no_color_option
 @max_file_size_option
 def apply(

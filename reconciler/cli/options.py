@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
+from reconciler.core.resources import SOURCES
 from reconciler.manifests.cache import ManifestCache
 from reconciler.manifests.discovery import DEFAULT_MAX_FILE_SIZE
 from reconciler.manifests.problems import byte_size
@@ -111,6 +112,14 @@ def with_options(command: F, options: tuple[Callable[[F], F], ...]) -> F:
 
 _PRUNE_OPTIONS = (
     click.option(
+        "--source",
+        "sources",
+        multiple=True,
+        type=click.Choice(SOURCES),
+        metavar="SOURCE",
+        help="Only this source's records (repeatable): what is declared, recorded and pruned.",
+    ),
+    click.option(
         "--prune",
         is_flag=True,
         help="Also delete, in COR and in the state, recorded records no longer declared.",
@@ -134,10 +143,10 @@ _PRUNE_OPTIONS = (
 )
 
 
-def prune_options(command: F) -> F:
-    """Add --prune, --force, --max-delete-share, --max-delete (docs/cli.md, Deletion); the
+def planning_options(command: F) -> F:
+    """Add --source, --prune, --force, --max-delete-share, --max-delete (docs/cli.md); the
     command receives them as `plan_options: PlanOptions`."""
-    names = ("prune", "force", "max_delete_share", "max_delete")
+    names = ("sources", "prune", "force", "max_delete_share", "max_delete")
     command = gathered(names, "plan_options", PlanOptions)(command)
     return with_options(command, _PRUNE_OPTIONS)
 

@@ -18,7 +18,7 @@ from reconciler.cli.options import (
     max_file_size_option,
     no_color_option,
     paths_argument,
-    prune_options,
+    planning_options,
     state_option,
 )
 from reconciler.core.limits import PlanOptions, make_plan
@@ -50,7 +50,7 @@ from reconciler.state.store import load_state
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also save the plan to this file, for `apply --plan` to apply exactly.",
 )
-@prune_options
+@planning_options
 @no_color_option
 @cache_options
 @max_file_size_option

@@ -25,8 +25,8 @@ MIN_RECORDED_FOR_SHARE = 10  # below this, only the count limit applies
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """What a plan is made with (`--prune` and its limits); a saved plan records them, and
-    `apply --plan` makes the plan again with them (docs/plan-json.md)."""
+    """What a plan is made with (`--source`, `--prune` and its limits); a saved plan records
+    them, and `apply --plan` makes the plan again with them (docs/plan-json.md)."""
 
     # Read strictly in a saved plan: no unknown field, no coercion (core/saved_plan.py).
     __pydantic_config__: ClassVar[Any] = {"extra": "forbid", "strict": True}
@@ -34,6 +34,7 @@ class PlanOptions:
     force: bool = False
     max_delete_share: tuple[str, ...] = ()
     max_delete: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # only these sources' records (none: every source)
 
 
 def make_plan(
@@ -42,7 +43,11 @@ def make_plan(
     in_doubt: AbstractSet[ResourceKey],
     options: PlanOptions,
 ) -> Plan:
-    """The plan, with the deletion limits it breaks when it prunes."""
+    """The plan, with the deletion limits it breaks when it prunes. With `options.sources`, of
+    those sources' records only (references never cross a source, so nothing else is needed);
+    UsageError if no record of one of them is declared, recorded or in doubt."""
+    if options.sources:
+        desired, records, in_doubt = _of_sources(options.sources, desired, records, in_doubt)
     plan = build_plan(desired, records, in_doubt, prune=options.prune)
     if not options.prune:
         return plan
@@ -123,3 +128,23 @@ def _kind_violations(kind: Kind, deleting: int, held: int, limits: DeletionLimit
             f"more than {limits.share[kind]:g}% (--max-delete-share {kind.value}=PCT)"
         )
     return problems
+
+
+def _of_sources(
+    sources: tuple[str, ...],
+    desired: Desired,
+    records: Mapping[ResourceKey, Record],
+    in_doubt: AbstractSet[ResourceKey],
+) -> tuple[Desired, Mapping[ResourceKey, Record], AbstractSet[ResourceKey]]:
+    chosen = frozenset(sources)
+    kept_desired = {k: d for k, d in desired.items() if k.source in chosen}
+    kept_records = {k: r for k, r in records.items() if k.source in chosen}
+    kept_doubts = frozenset(k for k in in_doubt if k.source in chosen)
+    found = {k.source for k in (*kept_desired, *kept_records, *kept_doubts)}
+    missing = [source for source in sources if source not in found]
+    if missing:
+        raise UsageError(
+            f"--source {missing[0]}: no record of this source is declared in the manifests "
+            "given, recorded in the state or in doubt"
+        )
+    return kept_desired, kept_records, kept_doubts

@@ -61,6 +61,24 @@ def test_the_saved_plan_is_applied_exactly_without_a_prompt(
     assert len(emulator.records()) == 3
 
 
+def test_a_saved_plan_of_one_source_applies_that_source_only(
+    workdir: Path, emulator: RunningEmulator, cli: Cli
+) -> None:
+    (workdir / "manifests" / "okta.yaml").write_text(
+        "source: OKTA\nclients:\n  - {id: OK-1, name: One}\n", encoding="utf-8"
+    )
+    code, shown, _ = cli("plan", "--source", "OKTA", "--out", "plan.json")
+    assert code == 0
+    assert shown.splitlines()[-1] == "Plan: 1 to create, 0 to update, 0 to delete."
+    saved = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    assert saved["options"]["sources"] == ["OKTA"]
+    code, _, err = cli("apply", "--plan", "plan.json")  # made again with the saved source
+    assert code == 0, err
+    assert [r["id"] for r in emulator.records()] == ["OK-1"]
+    code, out, _ = cli("plan", "--source", "GITHUB")
+    assert out.splitlines()[-1] == "Plan: 3 to create, 0 to update, 0 to delete."
+
+
 def test_a_plan_made_before_another_apply_is_refused(
     workdir: Path, emulator: RunningEmulator, cli: Cli
 ) -> None:

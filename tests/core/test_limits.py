@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.limits import DeletionLimits, deletion_violations, parse_limits
+from reconciler.core.limits import (
+    DeletionLimits,
+    PlanOptions,
+    deletion_violations,
+    make_plan,
+    parse_limits,
+)
 from reconciler.core.plan import build_plan
 from reconciler.core.resources import Kind
 from reconciler.errors import UsageError
@@ -73,3 +79,29 @@ def test_bad_limits_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         parse_limits([], [text])
     assert parse_limits(["brand=10"], []).share[Kind.BRAND] == 10
+
+
+def test_a_plan_of_some_sources_holds_only_their_records() -> None:
+    """--source: what is declared, recorded and pruned, of those sources only; references
+    never cross a source, so nothing else is needed."""
+    desired = desired_of(
+        declared("client", "SAP", "C1", name="New"),
+        declared("client", "OKTA", "O1", name="Other"),
+    )
+    records = state_of(
+        recorded("client", "SAP", "GONE", 1, name="Old"),
+        recorded("client", "OKTA", "GONE", 2, name="Old"),
+    )
+    plan = make_plan(desired, records, frozenset(), PlanOptions(prune=True, sources=("SAP",)))
+    assert [(c.action.value, str(c.key)) for c in plan.changes] == [
+        ("create", "client SAP/C1"),
+        ("delete", "client SAP/GONE"),
+    ]
+    everything = make_plan(desired, records, frozenset(), PlanOptions(prune=True))
+    assert len(everything.changes) == 4
+
+
+def test_a_source_with_no_record_is_a_usage_error() -> None:
+    desired = desired_of(declared("client", "SAP", "C1", name="New"))
+    with pytest.raises(UsageError, match="--source OKTA: no record of this source"):
+        make_plan(desired, {}, frozenset(), PlanOptions(sources=("SAP", "OKTA")))
