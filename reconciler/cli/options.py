@@ -120,6 +120,14 @@ _PRUNE_OPTIONS = (
         help="Only this source's records (repeatable): what is declared, recorded and pruned.",
     ),
     click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Only this record, as printed ('product SALESFORCE/SF-P-100'), and what it needs "
+        "(repeatable).",
+    ),
+    click.option(
         "--prune",
         is_flag=True,
         help="Also delete, in COR and in the state, recorded records no longer declared.",
@@ -144,9 +152,9 @@ _PRUNE_OPTIONS = (
 
 
 def planning_options(command: F) -> F:
-    """Add --source, --prune, --force, --max-delete-share, --max-delete (docs/cli.md); the
+    """Add --source, --target, --prune, --force, --max-delete-share, --max-delete (docs/cli.md); the
     command receives them as `plan_options: PlanOptions`."""
-    names = ("sources", "prune", "force", "max_delete_share", "max_delete")
+    names = ("sources", "targets", "prune", "force", "max_delete_share", "max_delete")
     command = gathered(names, "plan_options", PlanOptions)(command)
     return with_options(command, _PRUNE_OPTIONS)
 

@@ -14,8 +14,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from reconciler.core.plan import Action, Plan, build_plan
-from reconciler.core.resources import KINDS, Desired, Kind, Record, ResourceKey
+from reconciler.core.plan import Action, Plan, build_plan, targeted
+from reconciler.core.resources import KINDS, Desired, Kind, Record, ResourceKey, parse_address
 from reconciler.errors import UsageError
 
 DEFAULT_SHARE = 25.0  # percent of the recorded records of a kind
@@ -35,6 +35,7 @@ class PlanOptions:
     max_delete_share: tuple[str, ...] = ()
     max_delete: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # only these sources' records (none: every source)
+    targets: tuple[str, ...] = ()  # only these records and what they need (addresses)
 
 
 def make_plan(
@@ -49,6 +50,8 @@ def make_plan(
     if options.sources:
         desired, records, in_doubt = _of_sources(options.sources, desired, records, in_doubt)
     plan = build_plan(desired, records, in_doubt, prune=options.prune)
+    if options.targets:
+        plan = targeted(plan, _target_keys(options.targets, desired, records, in_doubt))
     if not options.prune:
         return plan
     limits = parse_limits(options.max_delete_share, options.max_delete)
@@ -148,3 +151,26 @@ def _of_sources(
             "given, recorded in the state or in doubt"
         )
     return kept_desired, kept_records, kept_doubts
+
+
+def _target_keys(
+    targets: tuple[str, ...],
+    desired: Desired,
+    records: Mapping[ResourceKey, Record],
+    in_doubt: AbstractSet[ResourceKey],
+) -> frozenset[ResourceKey]:
+    """The keys the --target addresses name; UsageError for one that is malformed or names
+    no record declared, recorded or in doubt (within --source, if given)."""
+    keys = set()
+    for target in targets:
+        try:
+            key = parse_address([target])
+        except ValueError as error:
+            raise UsageError(f"--target: {error}") from None
+        if key not in desired and key not in records and key not in in_doubt:
+            raise UsageError(
+                f"--target {key}: no such record is declared in the manifests given, recorded "
+                "in the state or in doubt"
+            )
+        keys.add(key)
+    return frozenset(keys)

@@ -39,6 +39,7 @@ class Change:
     diffs: tuple[FieldChange, ...] = ()
     in_doubt: bool = False  # a create an earlier run may have carried out: adopt it first
     protect: bool = False  # declared `protect: true`: recorded so, never deleted while so
+    needed_by: ResourceKey | None = None  # not targeted, but a target needs it (--target)
 
     def record(self, cor_id: int) -> Record:
         """What the state records once COR holds this change's record under `cor_id`: the
@@ -136,6 +137,44 @@ def build_plan(
     kept = tuple(record for record in gone if not prune or record.protected)
     lost = tuple(in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
     return Plan(tuple(changes), kept, lost)
+
+
+def targeted(plan: Plan, targets: AbstractSet[ResourceKey]) -> Plan:
+    """The part of `plan` that touches `targets` (--target), and what they need, each marked
+    with what needs it: for a target created or changed, its parents created in this plan
+    (a parent must exist first); for a target deleted, its dependants deleted in this plan
+    (they must go first). Kept and in-doubt records: the targeted ones only."""
+    by_key = {change.key: change for change in plan.changes}
+    wanted = set(targets)
+    needed: dict[ResourceKey, ResourceKey] = {}
+    todo = [key for key in targets if key in by_key]
+    while todo:
+        key = todo.pop()
+        change = by_key[key]
+        if change.action is Action.DELETE:
+            extra = [
+                other.key
+                for other in plan.changes
+                if other.action is Action.DELETE and key in other.key.references(other.attributes)
+            ]
+        else:
+            refs = key.references(change.attributes)
+            extra = [ref for ref in refs if ref in by_key and by_key[ref].action is Action.CREATE]
+        for other_key in extra:
+            if other_key not in wanted:
+                wanted.add(other_key)
+                needed[other_key] = key
+                todo.append(other_key)
+    return replace(
+        plan,
+        changes=tuple(
+            replace(change, needed_by=needed[change.key]) if change.key in needed else change
+            for change in plan.changes
+            if change.key in wanted
+        ),
+        not_declared=tuple(record for record in plan.not_declared if record.key in targets),
+        in_doubt_not_declared=tuple(k for k in plan.in_doubt_not_declared if k in targets),
+    )
 
 
 def _delete_order(record: Record) -> tuple[int, str, str]:

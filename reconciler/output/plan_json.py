@@ -55,4 +55,5 @@ def _change_json(change: Change) -> dict[str, Any]:
         "in_doubt": change.in_doubt,
         "attributes": dict(change.attributes),
         "diff": [field_change_json(d) for d in change.diffs],
+        "needed_by": None if change.needed_by is None else key_json(change.needed_by),
     }

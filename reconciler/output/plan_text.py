@@ -80,6 +80,8 @@ def change_lines(change: Change, show: Callable[[str], str]) -> list[str]:
         head += f" (cor_id {change.cor_id})"
     if change.in_doubt:
         head += " (in doubt: an earlier apply may have created it; apply adopts it if so)"
+    if change.needed_by is not None:
+        head += f" (needed by {_key(change.needed_by, show)})"
     if change.action is Action.REPLACE:
         fields = ", ".join(show(d.field) for d in change.immutable_diffs)
         head += f": {fields} cannot change through the API; the record must be replaced"

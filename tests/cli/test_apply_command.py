@@ -79,6 +79,21 @@ def test_a_saved_plan_of_one_source_applies_that_source_only(
     assert out.splitlines()[-1] == "Plan: 3 to create, 0 to update, 0 to delete."
 
 
+def test_apply_a_target_with_what_it_needs(
+    workdir: Path, emulator: RunningEmulator, cli: Cli
+) -> None:
+    code, out, err = cli("apply", "--auto-approve", "--no-color", "--target", "brand GITHUB/GH-B1")
+    assert code == 0, err
+    assert "+ create client GITHUB/GH-1 (needed by brand GITHUB/GH-B1)" in out
+    assert sorted(r["id"] for r in emulator.records()) == ["GH-1", "GH-B1"]
+    code, out, _ = cli("plan", "--no-color")
+    assert out.splitlines() == [
+        "+ create client GITHUB/GH-2",
+        '    name: "Cat"',
+        "Plan: 1 to create, 0 to update, 0 to delete.",
+    ]
+
+
 def test_a_plan_made_before_another_apply_is_refused(
     workdir: Path, emulator: RunningEmulator, cli: Cli
 ) -> None:

@@ -6,6 +6,8 @@ tests/cli/test_apply_command.py.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reconciler.core.limits import (
@@ -15,7 +17,7 @@ from reconciler.core.limits import (
     make_plan,
     parse_limits,
 )
-from reconciler.core.plan import build_plan
+from reconciler.core.plan import Plan, build_plan
 from reconciler.core.resources import Kind
 from reconciler.errors import UsageError
 from tests.builders import declared, desired_of, recorded, state_of
@@ -105,3 +107,69 @@ def test_a_source_with_no_record_is_a_usage_error() -> None:
     desired = desired_of(declared("client", "SAP", "C1", name="New"))
     with pytest.raises(UsageError, match="--source OKTA: no record of this source"):
         make_plan(desired, {}, frozenset(), PlanOptions(sources=("SAP", "OKTA")))
+
+
+def _changes(plan: Plan) -> list[tuple[str, str, str | None]]:
+    return [
+        (c.action.value, str(c.key), None if c.needed_by is None else str(c.needed_by))
+        for c in plan.changes
+    ]
+
+
+def test_a_target_brings_the_parents_it_needs_and_says_why() -> None:
+    desired = desired_of(
+        declared("client", "SAP", "C1", name="C"),
+        declared("brand", "SAP", "B1", name="B", client_id="C1"),
+        declared("product", "SAP", "P1", name="P", client_id="C1", brand_id="B1"),
+        declared("product", "SAP", "P2", name="Other", client_id="C1", brand_id="B1"),
+        declared("client", "SAP", "C2", name="Renamed"),
+    )
+    records = state_of(recorded("client", "SAP", "C2", 2, name="Old"))
+    options = PlanOptions(targets=("product SAP/P1", "client SAP/C2"))
+    assert _changes(make_plan(desired, records, frozenset(), options)) == [
+        ("create", "client SAP/C1", "product SAP/P1"),  # it names its client as well
+        ("update", "client SAP/C2", None),
+        ("create", "brand SAP/B1", "product SAP/P1"),
+        ("create", "product SAP/P1", None),
+    ]
+
+
+def test_a_recorded_parent_is_not_brought_along() -> None:
+    desired = desired_of(
+        declared("client", "SAP", "C1", name="Changed"),
+        declared("brand", "SAP", "B1", name="B", client_id="C1"),
+    )
+    records = state_of(recorded("client", "SAP", "C1", 1, name="C"))
+    options = PlanOptions(targets=("brand SAP/B1",))
+    assert _changes(make_plan(desired, records, frozenset(), options)) == [
+        ("create", "brand SAP/B1", None),
+    ]
+
+
+def test_a_deleted_target_brings_its_deleted_dependants_first() -> None:
+    records = state_of(
+        recorded("client", "SAP", "C1", 1, name="C"),
+        recorded("brand", "SAP", "B1", 2, name="B", client_id="C1"),
+        recorded("brand", "SAP", "B2", 3, name="Kept", client_id="C9"),
+    )
+    options = PlanOptions(prune=True, force=True, targets=("client SAP/C1",))
+    plan = make_plan({}, records, frozenset(), options)
+    assert _changes(plan) == [
+        ("delete", "brand SAP/B1", "client SAP/C1"),
+        ("delete", "client SAP/C1", None),
+    ]
+    assert plan.not_declared == ()
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("client SAP/NOPE", "--target client SAP/NOPE: no such record"),
+        ("client", "--target: 'client' is not an address"),
+        ("planet SAP/X", "'planet' is not a kind"),
+    ],
+)
+def test_a_target_that_names_nothing_is_a_usage_error(target: str, says: str) -> None:
+    desired = desired_of(declared("client", "SAP", "C1", name="C"))
+    with pytest.raises(UsageError, match=re.escape(says)):
+        make_plan(desired, {}, frozenset(), PlanOptions(targets=(target,)))
