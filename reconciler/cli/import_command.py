@@ -15,9 +15,10 @@ from reconciler.cli.options import (
     max_file_size_option,
     no_color_option,
     paths_argument,
+    scope_options,
     state_option,
 )
-from reconciler.core.plan import build_plan
+from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
 from reconciler.output.apply_text import render_import_summary, render_result
@@ -31,6 +32,7 @@ from reconciler.state.store import StateStore
 @click.option("--dry-run", is_flag=True, help="Only list what would be looked up in COR.")
 @no_color_option
 @max_file_size_option
+@scope_options
 def import_command(
     paths: tuple[str, ...],
     state_path: Path,
@@ -38,6 +40,7 @@ def import_command(
     no_color: bool,
     max_file_size: int,
     connection: ConnectionOptions,
+    plan_options: PlanOptions,
 ) -> int:
     """Adopt declared records that already exist in COR, without creating anything.
 
@@ -48,7 +51,7 @@ def import_command(
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
-        the_plan = build_plan(desired, state.records, state.in_doubt)
+        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
         todo = candidates(the_plan)
         if dry_run or not todo:
             for change in todo:

@@ -110,7 +110,7 @@ def with_options(command: F, options: tuple[Callable[[F], F], ...]) -> F:
     return command
 
 
-_PRUNE_OPTIONS = (
+_SCOPE_OPTIONS = (
     click.option(
         "--source",
         "sources",
@@ -127,6 +127,9 @@ _PRUNE_OPTIONS = (
         help="Only this record, as printed ('product SALESFORCE/SF-P-100'), and what it needs "
         "(repeatable).",
     ),
+)
+_PRUNE_OPTIONS = (
+    *_SCOPE_OPTIONS,
     click.option(
         "--prune",
         is_flag=True,
@@ -149,6 +152,13 @@ _PRUNE_OPTIONS = (
         help=f"Refuse to delete more than N records of a kind (default {DEFAULT_COUNT}).",
     ),
 )
+
+
+def scope_options(command: F) -> F:
+    """Add --source and --target (docs/cli.md); the command receives them as
+    `plan_options: PlanOptions` (import: what it looks up)."""
+    command = gathered(("sources", "targets"), "plan_options", PlanOptions)(command)
+    return with_options(command, _SCOPE_OPTIONS)
 
 
 def planning_options(command: F) -> F:

@@ -86,6 +86,24 @@ def test_existing_records_are_adopted_with_their_cor_ids_and_never_duplicated(
     assert "+ create client SAP/C1" not in plan
 
 
+def test_import_looks_up_a_target_and_what_it_needs_only(server: RunningEmulator, cli: Cli) -> None:
+    c1 = post(server, "clients", {"id": "C1", "name": "Acme"})
+    post(server, "clients", {"id": "C3", "name": "Initech"})
+    code, dry, _ = cli("import", "--dry-run", "--target", "brand SAP/B1")
+    assert code == 0
+    assert dry.splitlines() == [
+        "? would look up client SAP/C1",
+        "? would look up brand SAP/B1",
+        "Import (dry run): 2 declared record(s) not in the state.",
+    ]
+    code, out, _ = cli("import", "--target", "client SAP/C1")
+    assert code == 0
+    assert (
+        out.splitlines()[0] == f"+ adopted client SAP/C1 (cor_id {c1}): adopted: it exists in COR"
+    )
+    assert cli("import", "--target", "client SAP/NOPE")[0] == 3
+
+
 def test_after_import_apply_converges_without_duplicates(server: RunningEmulator, cli: Cli) -> None:
     post(server, "clients", {"id": "C1", "name": "Acme"})
     post(server, "brands", {"id": "B1", "name": "Acme Home", "client_id": "C1"})
