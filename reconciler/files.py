@@ -97,6 +97,7 @@ def real_path(path: Path) -> Path:
 
 
 _KINDS = (
+    (stat.S_ISREG, "a regular file"),
     (stat.S_ISLNK, "a symbolic link"),
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -107,8 +108,9 @@ _KINDS = (
 
 
 def kind_of(mode: int) -> str:
-    """What a file of `mode` (st_mode) is, in words: "a regular file", "a symbolic link"..."""
-    return next((words for test, words in _KINDS if test(mode)), "a regular file")
+    """What a file of `mode` (st_mode) is, in words: "a regular file", "a symbolic link", "a
+    FIFO (named pipe)"...; the state store and manifest discovery say it alike."""
+    return next((words for test, words in _KINDS if test(mode)), "a file of another kind")
 
 
 def _not_regular(path: Path, what: str, mode: int) -> StateError:

@@ -11,7 +11,6 @@ state file cannot write a control character to the terminal.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ import click
 from reconciler.cli.console import command_line, stderr_log
 from reconciler.cli.options import state_option
 from reconciler.core.resources import KINDS, SOURCES, ResourceKey, parse_address
-from reconciler.core.text import UNSAFE, printable
+from reconciler.core.text import printable
 from reconciler.errors import EXIT_OK, UsageError
 from reconciler.output.json_shapes import record_json
+from reconciler.output.style import escape_json
 from reconciler.state.lock import force_unlock
 from reconciler.state.store import StateStore, load_state
 
@@ -31,15 +31,9 @@ source_choice = click.Choice(list(SOURCES))
 
 
 def _json(document: Any) -> str:
-    """JSON as the commands print it, every unsafe character escaped as \\uXXXX: json.dumps
-    escapes C0 controls, not DEL, C1, bidi or invisible ones. A raw newline is the indent's."""
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    return UNSAFE.sub(_json_escape, text)
-
-
-def _json_escape(found: re.Match[str]) -> str:
-    character = found.group()
-    return character if character == "\n" else f"\\u{ord(character):04x}"
+    """JSON as the commands print it, every unsafe character escaped as \\uXXXX
+    (output/style.escape_json: json.dumps leaves DEL, C1, bidi and invisible ones raw)."""
+    return escape_json(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 @click.group()

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from reconciler.core.text import printable
 from reconciler.errors import Location, Problem, UsageError
+from reconciler.files import kind_of
 from reconciler.manifests import problems
 
 _SUFFIXES = (".yaml", ".yml")
@@ -84,7 +85,7 @@ class _Walk:
         elif stat.S_ISREG(info.st_mode):
             self.found.setdefault(real, name)
         else:
-            self._add(name, problems.not_regular(_kind(info.st_mode)))
+            self._add(name, problems.not_regular(kind_of(info.st_mode)))
 
     def follow_links(self) -> None:
         while self._links:
@@ -118,7 +119,7 @@ class _Walk:
                     self.found.setdefault(os.path.join(real, entry.name), entry.path)
                 else:
                     mode = entry.stat(follow_symlinks=False).st_mode
-                    self._add(entry.path, problems.not_regular(_kind(mode)))
+                    self._add(entry.path, problems.not_regular(kind_of(mode)))
         except OSError as error:
             self._add(entry.path, problems.cannot_read(error))
 
@@ -144,7 +145,7 @@ class _Walk:
         elif stat.S_ISREG(info.st_mode):
             self.found.setdefault(real, path)
         else:
-            self._add(path, problems.not_regular(_kind(info.st_mode)))
+            self._add(path, problems.not_regular(kind_of(info.st_mode)))
 
     def _inside(self, real: str) -> bool:
         return any(real == root or real.startswith(prefix) for root, prefix in self._roots)
@@ -160,22 +161,6 @@ def _target(link: str) -> str:
         return "?"
 
 
-def _kind(mode: int) -> str:
-    for test, kind in _KINDS:
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
-_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISDIR, "a folder"),
-)
-
-
 def read_manifest(path: str, limit: int) -> bytes:
     """The bytes of the manifest file at `path`: at most `limit` of them, else
     UnreadableError, as for anything but a regular file. Opened without blocking and checked
@@ -187,7 +172,7 @@ def read_manifest(path: str, limit: int) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableError(problems.not_regular(_kind(info.st_mode)))
+            raise UnreadableError(problems.not_regular(kind_of(info.st_mode)))
         if info.st_size > limit:
             raise UnreadableError(problems.too_large(limit))
         data = _read_at_most(fd, limit + 1, info.st_size)
