@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from tests.builders import recorded
 from tests.harness import Cli, WorkFolder
 from tests.hostile.checks import assert_clean
 from tests.paths import ROOT
+from tests.state.holders import held_elsewhere
 
 LINEAGE = "0" * 32
 MANIFEST = "source: JIRA\nclients:\n  - {id: C-1, name: Acme}\n"
@@ -213,34 +212,6 @@ def test_a_link_to_the_state_and_the_state_share_one_lock(work_folder: WorkFolde
     assert load_state(target).records.keys() == {ACME.key}
 
 
-HOLDER = """
-import sys
-from pathlib import Path
-from reconciler.state.store import StateStore
-
-with StateStore.open(Path(sys.argv[1]), command="reconciler apply manifests"):
-    print("locked", flush=True)
-    sys.stdin.readline()
-"""
-
-
-@contextmanager
-def held_by_another_process(path: Path) -> Iterator[None]:
-    args = [sys.executable, "-c", HOLDER, str(path)]
-    with subprocess.Popen(
-        args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
-        assert child.stdin is not None
-        try:
-            assert child.stdout.readline() == "locked\n"
-            yield
-        finally:
-            child.stdin.write("\n")
-            child.stdin.flush()
-            child.wait(timeout=30)
-
-
 LINKED = [
     pytest.param("link", "target", id="state-link-then-target"),
     pytest.param("target", "link", id="state-target-then-link"),
@@ -255,7 +226,7 @@ def test_a_second_run_through_a_link_is_refused(
     paths = {"target": work_folder.root / "real.json", "link": work_folder.root / "link.json"}
     paths["target"].write_text(state_text(), encoding="utf-8")
     paths["link"].symlink_to(paths["target"])
-    with held_by_another_process(paths[first]):
+    with held_elsewhere(paths[first]):
         code, out, err = cli("state", "rm", "--state", str(paths[second]), "client", "JIRA", "C-1")
     assert_clean(code, out, err, exit_code=4, says=["is locked by", "pid "])
     assert paths["link"].is_symlink()

@@ -9,8 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,46 +19,14 @@ from reconciler.errors import EXIT_REFUSED, RefusedError, StateError, StateWrite
 from reconciler.state.lock import LockInfo, force_unlock
 from reconciler.state.store import StateStore, load_state
 from tests.builders import recorded
-from tests.paths import ROOT
+from tests.state.holders import APPLY, held_elsewhere
 
 ACME = recorded("client", "SALESFORCE", "ACC-1", 101, name="Acme")
-APPLY = "reconciler apply manifests"
 ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-HOLDER = """
-import sys
-from pathlib import Path
-from reconciler.state.store import StateStore
-
-store = StateStore.open(Path(sys.argv[1]), command=sys.argv[2])
-print("locked", flush=True)
-sys.stdin.readline()
-store.close()
-"""
 
 
 def lock_of(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
-
-
-@contextmanager
-def held_elsewhere(path: Path, command: str = APPLY) -> Iterator[subprocess.Popen[str]]:
-    """Another process that holds the lock (flock is per open file, so a process of its own)
-    until the block ends, or until the test kills it."""
-    args = [sys.executable, "-c", HOLDER, str(path), command]
-    with subprocess.Popen(
-        args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
-        assert child.stdin is not None
-        try:
-            assert child.stdout.readline() == "locked\n"
-            yield child
-        finally:
-            if child.poll() is None:
-                child.stdin.write("\n")
-                child.stdin.flush()
-                child.wait(timeout=30)
 
 
 def dead_pid() -> int:
