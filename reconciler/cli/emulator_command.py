@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from reconciler.emulator.server import EmulatorConfig, serve
+from reconciler.emulator.store import DELETED_IDS, check_deleted_ids
 from reconciler.errors import EXIT_OK
 
 
@@ -60,6 +61,14 @@ from reconciler.errors import EXIT_OK
     help="Lifetime of the access tokens it issues.",
 )
 @click.option("--seed", type=int, help="Seed for the random faults: a reproducible run.")
+@click.option(
+    "--deleted-ids",
+    type=click.Choice(DELETED_IDS),
+    default="freed",
+    show_default=True,
+    help="Whether a deletion in COR itself (POST /_emulator/mutate) frees the external id "
+    "or keeps it mapped until an Integrations DELETE.",
+)
 def emulator(
     host: str,
     port: int,
@@ -72,6 +81,7 @@ def emulator(
     lost_response_rate: float,
     token_ttl: int,
     seed: int | None,
+    deleted_ids: str,
 ) -> int:
     """Serve a local emulator of COR's Integrations API (for demos, tests and rehearsals)."""
     try:
@@ -87,6 +97,7 @@ def emulator(
             lost_response_rate=lost_response_rate,
             token_ttl=token_ttl,
             seed=seed,
+            deleted_ids=check_deleted_ids(deleted_ids),
         )
     except ValueError as error:  # a NaN, or fail and throttle rates over 1 together
         raise click.UsageError(str(error)) from None

@@ -2,8 +2,8 @@
 
 Part of the emulator subpackage; pure handlers over the `Emulator` (`app.py`), called under its
 lock. They let tests, the demo and benchmarks look at and steer the emulated account:
-records, injected faults, out-of-band changes, reset, and statistics of requests and of the
-random faults that struck.
+records, injected faults, out-of-band changes, the settings switchable at run time (`config`),
+reset, and statistics of requests and of the random faults that struck.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from reconciler.emulator.errors import validation_error
 from reconciler.emulator.faults import parse_fault
 from reconciler.emulator.messages import Request, Response, Route, json_object, text_or_none
 from reconciler.emulator.model import record_view
+from reconciler.emulator.store import DELETED_IDS, check_deleted_ids
 
 if TYPE_CHECKING:
     from reconciler.emulator.app import Emulator
@@ -41,7 +42,8 @@ def clear_faults(emulator: Emulator, request: Request, route: Route) -> Response
 
 
 def mutate(emulator: Emulator, request: Request, route: Route) -> Response:
-    """`{"kind","source","id","set":{field: value|null}}` or `{..., "delete": true}`."""
+    """`{"kind","source","id","set":{field: value|null}}` or `{..., "delete": true}`: a change
+    or a deletion made in COR itself; a deletion frees or keeps the id (`Store.deleted_ids`)."""
     body = json_object(request.body)
     unknown = sorted(set(body) - {"kind", "source", "id", "set", "delete"})
     if unknown:
@@ -52,7 +54,7 @@ def mutate(emulator: Emulator, request: Request, route: Route) -> Response:
         raise validation_error("source and id are required strings")
     changes, delete = body.get("set"), body.get("delete", False)
     if delete is True and changes is None:
-        entity = emulator.store.delete(kind, source, ext_id)
+        entity = emulator.store.delete_out_of_band(kind, source, ext_id)
     elif isinstance(changes, dict) and delete is False:
         entity = emulator.store.overwrite(kind, source, ext_id, changes)
     else:
@@ -60,9 +62,31 @@ def mutate(emulator: Emulator, request: Request, route: Route) -> Response:
     return Response(200, {"record": record_view(entity)})
 
 
+def show_config(emulator: Emulator, request: Request, route: Route) -> Response:
+    return Response(200, {"config": {"deleted_ids": emulator.store.deleted_ids}})
+
+
+def set_config(emulator: Emulator, request: Request, route: Route) -> Response:
+    """`{"deleted_ids": "freed"|"kept"}`: switched until the next reset; answers the effective
+    configuration. Every key is optional (`{}` changes nothing)."""
+    body = json_object(request.body)
+    unknown = sorted(set(body) - {"deleted_ids"})
+    if unknown:
+        raise validation_error(f"unknown field(s): {', '.join(unknown)}")
+    if "deleted_ids" in body:
+        try:
+            emulator.store.deleted_ids = check_deleted_ids(body["deleted_ids"])
+        except ValueError:
+            raise validation_error(
+                f"deleted_ids must be one of: {', '.join(DELETED_IDS)}"
+            ) from None
+    return show_config(emulator, request, route)
+
+
 def reset(emulator: Emulator, request: Request, route: Route) -> Response:
-    """Forget entities, COR id counters, faults, statistics and issued tokens; the random
-    faults start over (same seed, same sequence; the rate-limit bucket full)."""
+    """Forget entities, COR id counters, faults, statistics and issued tokens; the settings of
+    `config` go back to the configured ones; the random faults start over (same seed, same
+    sequence; the rate-limit bucket full)."""
     emulator.store.reset()
     emulator.faults.clear()
     emulator.chaos.reset()

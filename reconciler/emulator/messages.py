@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from reconciler.core.resources import KINDS, Kind
 from reconciler.emulator.errors import CorError, validation_error
 
-CONTROL_ENDPOINTS = ("records", "faults", "mutate", "reset", "stats")
+CONTROL_ENDPOINTS = ("records", "faults", "mutate", "config", "reset", "stats")
 _BY_PLURAL: Mapping[str, Kind] = {kind.plural: kind for kind in KINDS}
 
 

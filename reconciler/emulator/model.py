@@ -21,7 +21,9 @@ USER_ID = 8546  # the API user that "created" brands and products
 @dataclass(frozen=True)
 class Entity:
     """One entity as COR holds it. `attributes` has every field set but `id`, references as
-    EXTERNAL ids (as sent); `refs` has the same references as COR ids."""
+    EXTERNAL ids (as sent); `refs` has the same references as COR ids. `deleted`: gone from
+    the read API; `mapped`: its external id still leads to it in the Integrations API (live
+    entities, and dead ones under the "kept" reading of `deleted_ids`)."""
 
     kind: Kind
     source: str
@@ -32,6 +34,7 @@ class Entity:
     created_at: str
     updated_at: str
     deleted: bool = False
+    mapped: bool = True
 
 
 def iso_utc(timestamp: float) -> str:
@@ -79,6 +82,7 @@ def record_view(entity: Entity) -> dict[str, Any]:
         "cor_id": entity.cor_id,
         "attributes": dict(sorted(entity.attributes.items())),
         "deleted": entity.deleted,
+        "mapped": entity.mapped,
     }
 
 

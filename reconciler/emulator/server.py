@@ -29,7 +29,7 @@ from reconciler.emulator.auth import Credentials
 from reconciler.emulator.chaos import Chaos, check_rates
 from reconciler.emulator.errors import CorError, validation_error
 from reconciler.emulator.messages import Request, Response, error_response
-from reconciler.emulator.store import Store
+from reconciler.emulator.store import DeletedIds, Store, check_deleted_ids
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,11 @@ class EmulatorConfig:
     seed: int | None = None  # seeds the one random generator: a reproducible run
     throttle_rate: float = 0.0  # share answered 429 + Retry-After at random, unprocessed
     throttle_retry_after: int = 1  # the Retry-After of those 429s, in whole seconds
+    # a deletion in COR itself (/_emulator/mutate) frees the external id, or keeps it mapped
+    deleted_ids: DeletedIds = "freed"
 
     def __post_init__(self) -> None:
+        check_deleted_ids(self.deleted_ids)
         check_rates(
             self.fail_rate,
             self.rate_limit,
@@ -217,7 +220,7 @@ class EmulatorServer:
             throttle_rate=config.throttle_rate,
             throttle_retry_after=config.throttle_retry_after,
         )
-        self._emulator = Emulator(credentials, chaos=chaos)
+        self._emulator = Emulator(credentials, chaos=chaos, deleted_ids=config.deleted_ids)
         self._server = _Server((config.host, config.port), self._emulator, config.latency_ms / 1000)
         self._state_lock = threading.Lock()
         self._thread: threading.Thread | None = None

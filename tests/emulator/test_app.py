@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from reconciler.core.resources import Kind
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.auth import Credentials
 from reconciler.emulator.messages import Request
@@ -233,3 +234,63 @@ def test_list_pages(api: httpx.Client, world: dict[str, int]) -> None:
     assert api.get("/v1/products").json()["data"][0]["brand_id"] == world["B1"]
     assert api.get("/v1/brands", params={"page": 0}).status_code == 400
     assert api.get("/v1/brands", params={"perPage": "x"}).status_code == 400
+
+
+def test_list_past_the_last_page_and_the_page_size_bounds(
+    api: httpx.Client, world: dict[str, int]
+) -> None:
+    def page(**query: str | int) -> httpx.Response:
+        return api.get("/v1/clients", params=query)
+
+    past = page(page=3, perPage=2).json()
+    assert past == {"total": 3, "perPage": 2, "page": 3, "lastPage": 2, "data": []}
+    assert type(past["total"]) is int  # a number, not the string of the guide's examples
+    assert page(page="9" * 18).json()["data"] == []
+    assert len(page(perPage=1000).json()["data"]) == 3
+    for query in ({"perPage": 1001}, {"perPage": 0}, {"page": "9" * 19}, {"page": "1" * 5000}):
+        answer = page(**query)
+        assert (answer.status_code, answer.json()["name"]) == (400, "ValidationError"), query
+    assert page().json()["perPage"] == 20
+
+
+def test_list_pages_hold_live_entities_in_cor_id_order_after_deletions() -> None:
+    """Pages of a large kind after creates, deletions (Integrations and out of band, under both
+    readings) and a reset: the live entities, in COR id order, each exactly once."""
+    emulator = Emulator(Credentials(TOKEN, "k", "s", 60))
+    store = emulator.store
+    auth = f"Bearer {TOKEN}"
+
+    def fill(count: int) -> list[int]:
+        return [
+            store.create(Kind.CLIENT, "SAP", f"C{n}", {"name": "c"}).cor_id for n in range(count)
+        ]
+
+    def read_all(per_page: int) -> list[int]:
+        first = emulator.handle(Request("GET", "/v1/clients", {"perPage": str(per_page)}, auth))
+        last: int = first.body["lastPage"]
+        ids = [e["id"] for e in first.body["data"]]
+        for number in range(2, last + 2):  # one past the last: empty
+            query = {"page": str(number), "perPage": str(per_page)}
+            answer = emulator.handle(Request("GET", "/v1/clients", query, auth))
+            assert answer.body["total"] == first.body["total"]
+            assert (answer.body["data"] == []) is (number > last)
+            ids += [e["id"] for e in answer.body["data"]]
+        return ids
+
+    created = fill(2000)
+    store.delete(Kind.CLIENT, "SAP", "C0")
+    store.delete(Kind.CLIENT, "SAP", "C1999")
+    store.delete_out_of_band(Kind.CLIENT, "SAP", "C700")
+    store.deleted_ids = "kept"
+    store.delete_out_of_band(Kind.CLIENT, "SAP", "C1000")
+    store.delete(Kind.CLIENT, "SAP", "C1000")  # frees the dead one's id: still not listed
+    again = store.create(Kind.CLIENT, "SAP", "C0", {"name": "c"}).cor_id
+    gone = {created[0], created[1999], created[700], created[1000]}
+    expected = [cor_id for cor_id in created if cor_id not in gone] + [again]
+
+    assert read_all(50) == read_all(7) == expected
+    assert store.count(Kind.CLIENT) == len(expected) == 1997
+    emulator.handle(Request("POST", "/_emulator/reset"))
+    assert read_all(20) == []
+    assert fill(3) == created[:3]
+    assert read_all(2) == created[:3]

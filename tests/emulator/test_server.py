@@ -17,6 +17,7 @@ import time
 import httpx
 import pytest
 
+from reconciler.core.resources import Kind
 from reconciler.emulator import EmulatorConfig, EmulatorServer, serve
 from tests.emulator.cases import (
     TOKEN,
@@ -74,6 +75,19 @@ def test_latency_is_added_to_answers() -> None:
         started = time.monotonic()
         assert httpx.get(f"{server.url}/_emulator/stats").status_code == 200
         assert time.monotonic() - started >= 0.14
+
+
+def test_latency_is_added_to_read_api_answers() -> None:
+    """How the refresh benchmark makes every read take 20 ms: pages and reads by id alike."""
+    with (
+        EmulatorServer(EmulatorConfig(port=0, latency_ms=150)) as server,
+        httpx.Client(base_url=server.url, headers=bearer(TOKEN), timeout=10) as web,
+    ):
+        cor_id = server.store.create(Kind.CLIENT, "SAP", "C1", {"name": "c"}).cor_id
+        for path in ("/v1/clients?page=1&perPage=50", f"/v1/clients/{cor_id}"):
+            started = time.monotonic()
+            assert web.get(path).status_code == 200
+            assert time.monotonic() - started >= 0.14, path
 
 
 def test_concurrent_creates_get_distinct_cor_ids(emulator: RunningEmulator) -> None:
