@@ -15,12 +15,12 @@ import click
 
 from reconciler.cli.console import stderr_log
 from reconciler.cli.options import F, gathered, with_options
-from reconciler.cor.auth import Credentials
 from reconciler.cor.endpoints import DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_READ_API_URL
-from reconciler.cor.retry import RetryPolicy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # cor.auth and cor.retry: imported once COR is called
+    from reconciler.cor.auth import Credentials
     from reconciler.cor.client import CorClient
+    from reconciler.cor.retry import RetryPolicy
 
 
 class _Seconds(click.FloatRange):
@@ -38,6 +38,17 @@ class _Seconds(click.FloatRange):
 _API_URL = click.option(
     "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
 )
+# --read-api-url, for a command that reads COR (audit --remote, plan/apply --refresh): put it
+# above `client_options`, which hands it to the command in `connection: ConnectionOptions`.
+read_api_option = click.option(
+    "--read-api-url",
+    envvar="COR_READ_API_URL",
+    show_envvar=True,
+    default=DEFAULT_READ_API_URL,
+    show_default=True,
+    help="COR's main API, read to see what COR holds now (its lists, and by COR id).",
+)
+
 _CLIENT_OPTIONS = (
     click.option(
         "--auth-url",
@@ -91,6 +102,8 @@ class ConnectionOptions:
 
     def connect(self) -> Connection:
         """The connection, with credentials from the environment (UsageError if missing)."""
+        from reconciler.cor.retry import RetryPolicy
+
         retry = RetryPolicy(max_attempts=self.retry_attempts, max_total_wait=self.retry_max_wait)
         return Connection(
             self.api_url,
@@ -120,6 +133,8 @@ def connection_options(command: F) -> F:
 
 
 def credentials_from_env() -> Credentials:
+    from reconciler.cor.auth import Credentials
+
     credentials = Credentials(
         token=os.environ.get("COR_TOKEN") or None,
         api_key=os.environ.get("COR_API_KEY") or None,

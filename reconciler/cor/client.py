@@ -159,8 +159,11 @@ class CorClient:
         return self._authorised(f"{call.method} {call.path}", build, call.subject)
 
     def read(self, path: str, subject: str = "") -> dict[str, Any]:
-        """GET `path` (e.g. `clients/25855`) from the main API, unwrapped as `send` unwraps;
-        `subject` (e.g. `client SAP/C-1`) names the record in retry lines."""
+        """GET `path` from the main API: a record (`clients/25855`) or a page of a list with
+        its query (`products?page=2&perPage=50`, sent as given). The answer is unwrapped as
+        `send` unwraps (an envelope's `data` object; a page's `data` list stays in the page).
+        `subject` (`client SAP/C-1`, `products page 2`) names it in retry lines; the label of
+        lines and errors is the path alone (`GET /v1/products`), never the query."""
         url = f"{self._read_api_url}/{path.lstrip('/')}"
 
         def build(token: str) -> httpx.Request:

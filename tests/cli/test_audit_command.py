@@ -55,7 +55,9 @@ def cor_ids(workdir: Path) -> dict[str, int]:
 
 
 def test_remote_audit_agrees_after_apply(applied: Path, cli: Cli) -> None:
-    assert cli("audit", "--remote", "--detailed-exitcode")[:2] == (0, "Audit: all agree.\n")
+    code, out, err = cli("audit", "--remote", "--detailed-exitcode")
+    assert (code, out) == (0, "Audit: all agree.\n")
+    assert err == "Read 7 records from COR in 3 requests.\n"  # a page of each kind's list
     code, out, _ = cli("audit", "--remote", "--format", "json", "--detailed-exitcode")
     assert code == 0
     assert json.loads(out)["summary"]["disagreements"] == 0
@@ -156,10 +158,10 @@ def test_offline_audit_needs_no_credentials_nor_the_lock(
 
 
 class _FlakyReadApi(ThreadingHTTPServer):
-    """Relays GETs to the emulator's read API, but always answers 503 for `broken` and 503
-    once for `flaky`: what COR's main API does on a bad day."""
+    """Relays GETs to the emulator's read API, but always answers 503 for the paths in `broken`
+    and 503 once for `flaky`: what COR's main API does on a bad day."""
 
-    def __init__(self, upstream: str, broken: str, flaky: str) -> None:
+    def __init__(self, upstream: str, broken: tuple[str, ...], flaky: str) -> None:
         self.upstream, self.broken, self.flaky = upstream, broken, flaky
         self.seen: list[str] = []
         super().__init__(("127.0.0.1", 0), _Relay)
@@ -172,7 +174,7 @@ class _Relay(BaseHTTPRequestHandler):
         server = self.server
         server.seen.append(self.path)
         status, body = 503, b'{"name": "ServiceUnavailableError"}'
-        if self.path != server.broken and (
+        if self.path not in server.broken and (
             self.path != server.flaky or server.seen.count(self.path) > 1
         ):
             headers = {"Authorization": self.headers["Authorization"]}
@@ -190,9 +192,8 @@ class _Relay(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky(applied: Path, emulator: RunningEmulator) -> Iterator[_FlakyReadApi]:
     ids = cor_ids(applied)
-    server = _FlakyReadApi(
-        emulator.url, f"/v1/clients/{ids['SF-ACC-1']}", f"/v1/brands/{ids['SF-BRAND-1']}"
-    )
+    broken = ("/v1/clients?page=1&perPage=50", f"/v1/clients/{ids['SF-ACC-1']}")
+    server = _FlakyReadApi(emulator.url, broken, "/v1/brands?page=1&perPage=50")
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -227,8 +228,14 @@ def test_a_failed_read_is_an_error_and_the_rest_is_reported(
         f"GET /v1/clients/{ids['SF-ACC-1']}: 503 ServiceUnavailableError (gave up after "
     )
     assert lines[4:] == ["Audit: 1 disagreement; 1 record could not be read."]
-    assert flaky.seen.count(f"/v1/brands/{ids['SF-BRAND-1']}") == 2  # retried, then read
+    assert flaky.seen.count("/v1/brands?page=1&perPage=50") == 2  # retried, then read
+    assert not any(path.startswith("/v1/brands/") for path in flaky.seen)  # all in the list
     assert f"retrying client SALESFORCE/SF-ACC-1: GET /v1/clients/{ids['SF-ACC-1']} in " in err
+    assert "retrying brands page 1: GET /v1/brands in " in err
+    warning = "warning: the clients list: page 1 could not be read: GET /v1/clients: 503 "
+    assert err.count(warning) == 1
+    assert "); 2 records not found in it read by COR id instead\n" in err.split(warning)[1]
+    assert err.endswith("Read 7 records from COR in 5 requests.\n")  # a page a kind; 2 by id
 
     code, out, err = cli("audit", *options, "--format", "json")
     document = json.loads(out)
