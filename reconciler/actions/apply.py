@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from reconciler.actions.edges import Recorder, Send
 from reconciler.actions.outcomes import ApplyReport, Outcome, Result, next_apply
+from reconciler.actions.replace import merged, replace_in_two_passes
 from reconciler.actions.requests import Settled, run_one
 from reconciler.actions.scheduler import Scheduler
 from reconciler.actions.stopping import StopPolicy
@@ -46,16 +47,20 @@ T = TypeVar("T")
 
 
 def check_applicable(plan: Plan) -> None:
-    """Refuse, before any request, a plan holding changes the API cannot make."""
-    if plan.replacements:
+    """Refuse, before any request, a plan that replaces records without --allow-replace, or
+    that COR would refuse in part (plan.blocked)."""
+    if plan.replace_refused:
         names = ", ".join(str(change.key) for change in plan.replacements[:5])
         more = len(plan.replacements) - 5
         suffix = f" and {more} more" if more > 0 else ""
         raise ApplyRefusedError(
-            f"cannot apply: {names}{suffix} would change a field the API cannot update "
-            "(a brand's client_id, a product's client_id or brand_id). Declare it under a new id "
-            "instead, or put the old value back."
+            f"cannot apply: {names}{suffix} must be replaced (a brand's client_id, a product's "
+            "client_id or brand_id cannot change through the API): deleted in COR, then "
+            "created again, losing its COR history. Apply with --allow-replace to allow it, or "
+            "declare the old values again."
         )
+    if plan.blocked:
+        raise ApplyRefusedError("cannot apply: " + "; ".join(plan.blocked))
 
 
 def apply_plan(
@@ -79,9 +84,45 @@ def apply_plan(
     that cannot be written stops it too, with what was done still reported. Changes whose
     request gave up are sent once more after the main pass (the second round, announced by
     `on_second_round(gave_up, waiting)`: how many are retried, how many wait for them).
+
+    Replacements go in two passes (replace.py): their deletes first (with the deletes of what
+    must go before them), each forgotten by the state as it succeeds; then the plan, each
+    replacement now a create. A replacement whose delete did not succeed is not created, and
+    what depends on it is skipped.
     """
     check_applicable(plan)
-    run = _Run(plan, recorder, report, dict(cor_ids or {}), policy or StopPolicy())
+    ids = dict(cor_ids or {})
+    watch = policy or StopPolicy()
+
+    def run(changes: tuple[Change, ...], tell: Callable[[Result], None]) -> ApplyReport:
+        return _apply_changes(
+            changes, send, recorder, tell, should_stop, parallelism, ids, watch, on_second_round
+        )
+
+    if not plan.replacements:
+        return run(plan.changes, report)
+    passes = replace_in_two_passes(plan)
+    first = run(passes.deletes, lambda result: report(passes.explain(result)))
+    if first.interrupted or first.stopped_by:
+        return merged(first, remaining=passes.creates)
+    second, skipped = passes.after(first)
+    for result in skipped:
+        report(result)
+    return merged(first, run(second, report), skipped)
+
+
+def _apply_changes(
+    changes: tuple[Change, ...],
+    send: Send,
+    recorder: Recorder,
+    report: Callable[[Result], None],
+    should_stop: Callable[[], bool],
+    parallelism: int,
+    cor_ids: dict[ResourceKey, int],
+    policy: StopPolicy,
+    on_second_round: Callable[[int, int], None],
+) -> ApplyReport:
+    run = _Run(changes, recorder, report, cor_ids, policy)
     pool: Executor = (
         ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply")
         if parallelism > 1
@@ -117,16 +158,16 @@ class _Run:
 
     def __init__(
         self,
-        plan: Plan,
+        changes: tuple[Change, ...],
         recorder: Recorder,
         report: Callable[[Result], None],
         cor_ids: dict[ResourceKey, int],
         policy: StopPolicy,
     ) -> None:
-        self.plan, self.recorder, self.report, self.cor_ids = plan, recorder, report, cor_ids
+        self.recorder, self.report, self.cor_ids = recorder, report, cor_ids
         self.policy = policy
-        self.scheduler = Scheduler(plan.changes)
-        self.order = {change.key: index for index, change in enumerate(plan.changes)}
+        self.scheduler = Scheduler(changes)
+        self.order = {change.key: index for index, change in enumerate(changes)}
         self.results: list[Result] = []
         self.in_flight: dict[Future[Settled], Change] = {}
         self.starting: list[Change] = []  # handed out by the scheduler, not yet submitted

@@ -8,6 +8,7 @@ Orchestration over the injected `send`; imports core values, `cor.endpoints` and
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -61,10 +62,40 @@ def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> R
     try:
         answer = send(create_call(change.key, change.attributes))
     except DuplicateError:
-        return adopt(change, send, cor_ids, "adopted: it already existed in COR")
+        try:
+            return adopt(change, send, cor_ids, "adopted: it already existed in COR")
+        except NotFoundError:  # the id is still mapped to a record deleted in COR itself
+            return _recreate(change, send)
     except _REFUSALS as error:
         return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
-    return Result(change, Outcome.CREATED, cor_id_of(answer))
+    return Result(change, Outcome.CREATED, cor_id_of(answer), _why_created(change))
+
+
+def _recreate(change: Change, send: Send) -> Result:
+    """COR answered the create "duplicate external id" and the update "not found": the id is
+    mapped to a record deleted in COR itself (docs/cli.md "Refresh"). The Integrations DELETE
+    frees the mapping (not found: already free), then the create is sent once more."""
+    with contextlib.suppress(NotFoundError):
+        send(delete_call(change.key))
+    try:
+        answer = send(create_call(change.key, change.attributes))
+    except _REFUSALS as error:
+        return Result(change, Outcome.FAILED, reason=str(error), rejected=True)
+    reason = "its external id was still mapped to the record deleted in COR: freed, then created"
+    return Result(change, Outcome.CREATED, cor_id_of(answer), reason)
+
+
+def _state_only(change: Change) -> str:
+    """What an update that sends nothing records: protection, the declaring file, or both."""
+    what = {"protect": "protection", "file": "declaring file"}
+    changed = [what[d.field] for d in change.diffs if d.field in what]
+    return " and ".join(changed or ["nothing"]) + " recorded (in the state only)"
+
+
+def _why_created(change: Change) -> str:
+    if change.drift:
+        return f"{change.drift}: created again"
+    return ""
 
 
 def _delete(change: Change, send: Send) -> Result:
@@ -78,8 +109,8 @@ def _delete(change: Change, send: Send) -> Result:
 
 def _update(change: Change, send: Send) -> Result:
     fields = update_fields(change)
-    if not fields:  # only `protect` changed: it lives in the state, COR has nothing to change
-        return Result(change, Outcome.UPDATED, change.cor_id, "protection recorded")
+    if not fields:  # only `protect` or `file` changed: they live in the state, not in COR
+        return Result(change, Outcome.UPDATED, change.cor_id, _state_only(change))
     answer = send(update_call(change.key, fields))
     cor_id = cor_id_of(answer) if "id" in answer else change.cor_id
     return Result(change, Outcome.UPDATED, cor_id)
@@ -89,6 +120,7 @@ def _explain(change: Change, error: ApiError) -> str:
     if isinstance(error, NotFoundError) and change.action is Action.UPDATE:
         return (
             f"{error} (the state records cor_id {change.cor_id}, but COR no longer knows "
-            "this external id: it was deleted outside reconciler)"
+            "this external id: it was deleted outside reconciler; `reconciler apply --refresh` "
+            "creates it again)"
         )
     return str(error)

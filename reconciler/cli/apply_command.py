@@ -15,7 +15,12 @@ import click
 
 from reconciler.actions.apply import apply_plan, check_applicable
 from reconciler.actions.outcomes import Result, second_round
-from reconciler.cli.connection import Connection, ConnectionOptions, connection_options
+from reconciler.cli.connection import (
+    Connection,
+    ConnectionOptions,
+    connection_options,
+    read_api_option,
+)
 from reconciler.cli.console import (
     colour,
     command_line,
@@ -26,15 +31,20 @@ from reconciler.cli.console import (
 )
 from reconciler.cli.options import (
     DEFAULT_PATHS,
+    folders,
     max_file_size_option,
     no_color_option,
     paths_argument,
     planning_options,
+    scoped,
     state_option,
 )
+from reconciler.cli.refreshing import read_live_state
 from reconciler.core import saved_plan
 from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import Plan
+from reconciler.core.refresh import DELETED_IN_COR
+from reconciler.core.scope import files_to_fill
 from reconciler.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -45,8 +55,9 @@ from reconciler.errors import (
 from reconciler.manifests.reader import read_manifests
 from reconciler.output.apply_text import render_apply_summary, render_result
 from reconciler.output.plan_json import plan_document
-from reconciler.output.plan_text import render_text
+from reconciler.output.plan_text import refusal, render_text
 from reconciler.output.progress import Progress
+from reconciler.output.style import counted
 from reconciler.state.store import StateStore
 
 
@@ -65,6 +76,7 @@ from reconciler.state.store import StateStore
     "if the state, the manifests or the file changed since.",
 )
 @planning_options
+@read_api_option
 @no_color_option
 @max_file_size_option
 def apply(
@@ -87,9 +99,16 @@ def apply(
     saved = _read_saved_plan(plan_file) if plan_file is not None else None
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
+        here, base = folders(state_path)
+        plan_options = scoped(plan_options, paths, here, base)  # what a prune may delete
         if saved is not None:  # the saved plan's own options, not this command's
+            saved_plan.check_scope(saved, str(plan_file), plan_options.scope)
             plan_options = saved.options
-        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
+        live = read_live_state(state.records, plan_options, connection)
+        the_plan = make_plan(
+            desired, state.records, state.in_doubt, plan_options, live, cwd=here, base=base
+        )
+        store.fill_files(files_to_fill(desired, state.records, here, base))  # a version 1 state's
         if saved is not None:  # the review was the approval: only if nothing moved since
             current = plan_document(the_plan)
             saved_plan.check_current(
@@ -98,18 +117,47 @@ def apply(
             auto_approve = True
         click.echo(render_text(the_plan, color=color), nl=False)
         if the_plan.summary.changes == 0:
+            _keep_refreshed(the_plan, store)
             return EXIT_OK
         if the_plan.refused:
-            raise RefusedError(
-                "this plan deletes more than the limits allow (see above); nothing was changed. "
-                "Check the manifests path; raise --max-delete / --max-delete-share, or --force"
-            )
+            raise RefusedError(_refused(the_plan))
         check_applicable(the_plan)
         connected = connection.connect()
         if not _approved(auto_approve):
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return EXIT_FAILURE
+        _keep_refreshed(the_plan, store)
         return _run_apply(the_plan, store, connected, color)
+
+
+def _refused(the_plan: Plan) -> str:
+    if the_plan.limits_broken and not the_plan.forced:
+        return (
+            "this plan deletes more than the limits allow (see above); nothing was changed. "
+            "Check the manifests path; raise --max-delete / --max-delete-share, or --force"
+        )
+    return f"{refusal(the_plan)}; nothing was changed"
+
+
+def _keep_refreshed(the_plan: Plan, store: StateStore) -> None:
+    """With --refresh: the state takes COR's values for records changed in COR that no change
+    touches, and forgets records deleted in COR: those no longer declared, and those about to
+    be created again (their creates are journaled as any create is)."""
+    again = [c.key for c in the_plan.changes if c.drift == DELETED_IN_COR]
+    if not the_plan.synced and not the_plan.forgotten and not again:
+        return
+    with store.batch():
+        for record in the_plan.synced:
+            store.record(record)
+        for key in (*(record.key for record in the_plan.forgotten), *again):
+            store.forget(key)
+    if the_plan.summary.changes == 0:
+        store.close()
+    if the_plan.synced or the_plan.forgotten:
+        stderr_log(
+            f"Recorded what COR holds for {counted(len(the_plan.synced), 'record')}; forgot "
+            f"{counted(len(the_plan.forgotten), 'record')} deleted in COR and no longer declared."
+        )
 
 
 def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color: bool) -> int:

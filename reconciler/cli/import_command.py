@@ -12,6 +12,7 @@ from reconciler.cli.connection import ConnectionOptions, connection_options
 from reconciler.cli.console import colour, command_line, stderr_log
 from reconciler.cli.options import (
     DEFAULT_PATHS,
+    folders,
     max_file_size_option,
     no_color_option,
     paths_argument,
@@ -19,6 +20,7 @@ from reconciler.cli.options import (
     state_option,
 )
 from reconciler.core.limits import PlanOptions, make_plan
+from reconciler.core.scope import files_to_fill
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
 from reconciler.output.apply_text import render_import_summary, render_result
@@ -51,7 +53,11 @@ def import_command(
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
         state = store.state
-        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
+        here, base = folders(state_path)
+        the_plan = make_plan(
+            desired, state.records, state.in_doubt, plan_options, cwd=here, base=base
+        )
+        store.fill_files(files_to_fill(desired, state.records, here, base))  # a version 1 state's
         todo = candidates(the_plan)
         if dry_run or not todo:
             for change in todo:

@@ -8,7 +8,9 @@ option family reaches its command as one value (`gathered`): `plan_options: Plan
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ import click
 
 from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
 from reconciler.core.resources import SOURCES
+from reconciler.core.scope import scope_of
 from reconciler.manifests.cache import ManifestCache
 from reconciler.manifests.discovery import DEFAULT_MAX_FILE_SIZE
 from reconciler.manifests.problems import byte_size
@@ -29,6 +32,22 @@ DEFAULT_STATE = "reconciler.state.json"
 DEFAULT_CACHE_DIR = ".reconciler-cache"
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+
+
+def folders(state_path: Path) -> tuple[str, str]:
+    """The current folder and the state file's, absolute: manifest files are recorded relative
+    to the state's folder (core/scope.py), whatever folder a run starts in."""
+    here = os.getcwd()
+    return here, os.path.dirname(os.path.abspath(state_path))
+
+
+def scoped(
+    options: PlanOptions, paths: tuple[str, ...], cwd: str, base: str | None = None
+) -> PlanOptions:
+    """`options` with the scope of a run given `paths` (none: DEFAULT_PATHS) from the folder
+    `cwd`: what its prune may delete (core/scope.py, docs/cli.md "Deletion")."""
+    return dataclasses.replace(options, scope=scope_of(paths, cwd, DEFAULT_PATHS, base))
+
 
 _SIZE = re.compile(r"\s*([0-9]+)\s*(|b|k|kib|m|mib|g|gib)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20}
@@ -161,12 +180,29 @@ def scope_options(command: F) -> F:
     return with_options(command, _SCOPE_OPTIONS)
 
 
+_CONVERGE_OPTIONS = (
+    click.option(
+        "--refresh",
+        is_flag=True,
+        help="First read what COR holds now (its main API, --read-api-url; credentials as for "
+        "apply) and plan against it: changes made in COR are repaired.",
+    ),
+    click.option(
+        "--allow-replace",
+        is_flag=True,
+        help="Let the plan replace records (delete, then create under the same id) where a "
+        "field the API cannot update must change; without it such a plan is refused (exit 4).",
+    ),
+)
+
+
 def planning_options(command: F) -> F:
-    """Add --source, --target, --prune, --force, --max-delete-share, --max-delete (docs/cli.md); the
-    command receives them as `plan_options: PlanOptions`."""
-    names = ("sources", "targets", "prune", "force", "max_delete_share", "max_delete")
+    """Add --source, --target, --prune, --force, --max-delete-share, --max-delete, --refresh,
+    --allow-replace (docs/cli.md); the command receives them as `plan_options: PlanOptions`."""
+    names: tuple[str, ...] = ("sources", "targets", "prune", "force", "max_delete_share")
+    names += ("max_delete", "refresh", "allow_replace")
     command = gathered(names, "plan_options", PlanOptions)(command)
-    return with_options(command, _PRUNE_OPTIONS)
+    return with_options(command, (*_PRUNE_OPTIONS, *_CONVERGE_OPTIONS))
 
 
 _CACHE_OPTIONS = (

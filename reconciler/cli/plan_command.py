@@ -10,17 +10,21 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.connection import ConnectionOptions, client_options, read_api_option
 from reconciler.cli.console import colour, stderr_log
 from reconciler.cli.options import (
     DEFAULT_PATHS,
     cache_options,
+    folders,
     format_option,
     max_file_size_option,
     no_color_option,
     paths_argument,
     planning_options,
+    scoped,
     state_option,
 )
+from reconciler.cli.refreshing import read_live_state
 from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import Plan
 from reconciler.core.resources import Desired
@@ -31,7 +35,7 @@ from reconciler.manifests.reader import read_manifests
 from reconciler.memory import no_gc
 from reconciler.output.plan_json import plan_document, render_json
 from reconciler.output.plan_markdown import render_markdown
-from reconciler.output.plan_text import render_text
+from reconciler.output.plan_text import refusal, render_text
 from reconciler.state.codec import State
 from reconciler.state.store import load_state
 
@@ -51,6 +55,8 @@ from reconciler.state.store import load_state
     help="Also save the plan to this file, for `apply --plan` to apply exactly.",
 )
 @planning_options
+@read_api_option
+@client_options
 @no_color_option
 @cache_options
 @max_file_size_option
@@ -64,20 +70,30 @@ def plan(
     cache: ManifestCache | None,
     max_file_size: int,
     plan_options: PlanOptions,
+    connection: ConnectionOptions,
 ) -> int:
-    """Show what apply would change, from the manifests and the state file only (offline)."""
+    """Show what apply would change, from the manifests and the state file only (offline).
+
+    With --refresh, first read what COR holds now through its main API (credentials from the
+    environment, as for apply) and plan against it.
+    """
     desired = read_manifests(paths or DEFAULT_PATHS, store=cache, max_file_size=max_file_size)
     state = load_state(state_path)
+    here, base = folders(state_path)
+    plan_options = scoped(plan_options, paths, here, base)  # what a prune may delete; saved with it
+    live = read_live_state(state.records, plan_options, connection)
     with no_gc():  # what was read lives until the end: no collection would free any of it
-        the_plan = make_plan(desired, state.records, state.in_doubt, plan_options)
+        the_plan = make_plan(
+            desired, state.records, state.in_doubt, plan_options, live, cwd=here, base=base
+        )
         if output_format == "json":
             click.echo(render_json(the_plan), nl=False)
         elif output_format == "markdown":
             click.echo(render_markdown(the_plan, paths=paths or DEFAULT_PATHS), nl=False)
         else:
             click.echo(render_text(the_plan, color=colour(no_color)), nl=False)
-        if the_plan.refused:  # the plan says which limits; nothing is saved to apply
-            stderr_log("error: this plan deletes more than the limits allow (see above); exit 4")
+        if the_plan.refused:  # the plan says why; nothing is saved to apply
+            stderr_log(f"error: {refusal(the_plan)}; exit 4")
             return EXIT_REFUSED
         if out_path is not None:
             _save(out_path, the_plan, desired, state, plan_options)

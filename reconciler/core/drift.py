@@ -47,7 +47,7 @@ def audit_drift(
         elif isinstance(answer, Unread):
             errors.append(ReadError(key, record.cor_id, answer.message))
         else:
-            outcome = _compare(record, _unwrap(answer), records, index)
+            outcome = _compare(record, unwrap_answer(answer), records, index)
             if isinstance(outcome, ReadError):
                 errors.append(outcome)
             else:
@@ -55,7 +55,7 @@ def audit_drift(
     return findings, errors
 
 
-def _unwrap(answer: Mapping[str, object]) -> Mapping[str, object]:
+def unwrap_answer(answer: Mapping[str, object]) -> Mapping[str, object]:
     data = answer.get("data")
     if "id" not in answer and isinstance(data, Mapping):
         return {str(name): value for name, value in data.items()}
@@ -68,7 +68,7 @@ def _compare(
     key, cor_id = record.key, record.cor_id
     if "id" not in body and "name" not in body:
         return ReadError(key, cor_id, "COR's answer holds no record (neither id nor name)")
-    if "id" in body and _parse_cor_id(body["id"]) != cor_id:
+    if "id" in body and answer_cor_id(body["id"]) != cor_id:
         return ReadError(key, cor_id, f"COR answered with another record (id {_show(body['id'])})")
     references = _reference_changes(record, body, records, index)
     if isinstance(references, ReadError):
@@ -96,7 +96,7 @@ def _field_changes(
     for name in sorted(names):
         if name not in body:
             continue  # the read API need not return every field: only what it shows counts
-        recorded, now = _text(record.attributes.get(name)), _text(body[name])
+        recorded, now = field_text(record.attributes.get(name)), field_text(body[name])
         if recorded != now:
             changes.append(FieldChange(name, recorded, now))
     return tuple(changes)
@@ -112,7 +112,7 @@ def _reference_changes(
         target = records.get(ResourceKey(kind, key.source, record.attributes.get(name, "")))
         if name not in body or target is None:
             continue  # not returned, or a dangling reference (reported offline)
-        now = _parse_cor_id(body[name])
+        now = answer_cor_id(body[name])
         if isinstance(now, str):
             return ReadError(key, record.cor_id, f"COR's {name} is not a COR id ({now})")
         if now != target.cor_id:
@@ -122,7 +122,7 @@ def _reference_changes(
     return tuple(changed)
 
 
-def _parse_cor_id(value: object) -> int | str | None:
+def answer_cor_id(value: object) -> int | str | None:
     """A COR id (resources.parse_cor_id); None for null; anything else, shown, as a string."""
     if value is None:
         return None
@@ -130,7 +130,7 @@ def _parse_cor_id(value: object) -> int | str | None:
     return _show(value) if cor_id is None else cor_id
 
 
-def _text(value: object) -> str | None:
+def field_text(value: object) -> str | None:
     """A field as the state keeps it: a string; null and "" are not set."""
     if value is None or value == "":
         return None

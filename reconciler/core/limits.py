@@ -12,11 +12,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from reconciler.core.plan import Action, Plan, build_plan, targeted
+from reconciler.core.replacing import with_dependants
 from reconciler.core.resources import KINDS, Desired, Kind, Record, ResourceKey, parse_address
+from reconciler.core.scope import PruneScope
 from reconciler.errors import UsageError
+
+if TYPE_CHECKING:
+    from reconciler.core.refresh import Refreshed
 
 DEFAULT_SHARE = 25.0  # percent of the recorded records of a kind
 DEFAULT_COUNT = 100  # records of a kind
@@ -36,6 +41,9 @@ class PlanOptions:
     max_delete: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # only these sources' records (none: every source)
     targets: tuple[str, ...] = ()  # only these records and what they need (addresses)
+    refresh: bool = False  # plan against what COR holds now (read before planning)
+    allow_replace: bool = False  # a plan that replaces records may be applied
+    scope: PruneScope | None = None  # the paths given (core/scope.py); None: every record
 
 
 def make_plan(
@@ -43,19 +51,39 @@ def make_plan(
     records: Mapping[ResourceKey, Record],
     in_doubt: AbstractSet[ResourceKey],
     options: PlanOptions,
+    live: Refreshed | None = None,
+    *,
+    cwd: str = "",
+    base: str | None = None,
 ) -> Plan:
     """The plan, with the deletion limits it breaks when it prunes. With `options.sources`, of
     those sources' records only (references never cross a source, so nothing else is needed);
-    UsageError if no record of one of them is declared, recorded or in doubt."""
+    UsageError if no record of one of them is declared, recorded or in doubt. With `live`
+    (--refresh), made against what COR holds now, each change from COR marked so. A plan that
+    replaces records is refused unless `options.allow_replace`. With `options.scope`, records
+    no longer declared are left out unless recorded from a file within it (core/scope.py), and
+    the deletion limits count the records within it; `cwd` and `base` name the files
+    (scope.normalise)."""
     if options.sources:
         desired, records, in_doubt = _of_sources(options.sources, desired, records, in_doubt)
-    plan = build_plan(desired, records, in_doubt, prune=options.prune)
+    current = records if live is None else live.view(records)
+    plan = build_plan(
+        desired, current, in_doubt, prune=options.prune, scope=options.scope, cwd=cwd, base=base
+    )
+    if live is not None:
+        from reconciler.core.refresh import mark_refreshed  # only with --refresh
+
+        plan = mark_refreshed(plan, live, records, desired)
+    plan = with_dependants(plan, desired, current)
     if options.targets:
         plan = targeted(plan, _target_keys(options.targets, desired, records, in_doubt))
+    if plan.replacements and not options.allow_replace:
+        plan = replace(plan, replace_refused=True)
     if not options.prune:
         return plan
     limits = parse_limits(options.max_delete_share, options.max_delete)
-    broken = deletion_violations(plan, records.keys(), len(desired), limits)
+    held = records.keys() if options.scope is None else _within(options.scope, desired, records)
+    broken = deletion_violations(plan, held, len(desired), limits)
     return replace(plan, limits_broken=tuple(broken), forced=options.force)
 
 
@@ -131,6 +159,15 @@ def _kind_violations(kind: Kind, deleting: int, held: int, limits: DeletionLimit
             f"more than {limits.share[kind]:g}% (--max-delete-share {kind.value}=PCT)"
         )
     return problems
+
+
+def _within(
+    scope: PruneScope, desired: Desired, records: Mapping[ResourceKey, Record]
+) -> list[ResourceKey]:
+    """The recorded keys a run of `scope` holds: declared by its paths, or recorded from a file
+    within them."""
+    covers = scope.matcher()
+    return [key for key, record in records.items() if key in desired or covers(record.file)]
 
 
 def _of_sources(

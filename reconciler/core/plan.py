@@ -15,7 +15,16 @@ from enum import Enum
 from operator import attrgetter
 
 from reconciler.core.diff import FieldChange, field_changes
-from reconciler.core.resources import SPECS, Declared, Desired, Record, ResourceKey, in_apply_order
+from reconciler.core.resources import (
+    SPECS,
+    Declared,
+    Desired,
+    Kind,
+    Record,
+    ResourceKey,
+    in_apply_order,
+)
+from reconciler.core.scope import PruneScope, file_names
 
 _KEY = attrgetter("key")
 
@@ -23,7 +32,7 @@ _KEY = attrgetter("key")
 class Action(str, Enum):
     CREATE = "create"
     UPDATE = "update"
-    REPLACE = "replace"  # an immutable field changed: the API cannot do it; apply refuses
+    REPLACE = "replace"  # an immutable field changed: delete, then create (--allow-replace)
     DELETE = "delete"  # recorded, no longer declared, and the plan prunes (`--prune`)
 
 
@@ -40,11 +49,15 @@ class Change:
     in_doubt: bool = False  # a create an earlier run may have carried out: adopt it first
     protect: bool = False  # declared `protect: true`: recorded so, never deleted while so
     needed_by: ResourceKey | None = None  # not targeted, but a target needs it (--target)
+    drift: str = ""  # with --refresh: "changed in COR" or "deleted in COR" (core/refresh.py)
+    replaced_with: ResourceKey | None = None  # replaced because its parent is (a brand's product)
+    file: str | None = None  # the manifest file declaring it (a delete: recorded), core/scope.py
 
     def record(self, cor_id: int) -> Record:
         """What the state records once COR holds this change's record under `cor_id`: the
-        declared attributes and protection (the one place a Record is made from a Change)."""
-        return Record(self.key, cor_id, self.attributes, self.protect)
+        declared attributes, protection and file (the one place a Record is made from a
+        Change)."""
+        return Record(self.key, cor_id, self.attributes, self.protect, self.file)
 
     @property
     def immutable_diffs(self) -> tuple[FieldChange, ...]:
@@ -76,10 +89,19 @@ class Plan:
     # Deletion limits the plan breaks (limits.py); `forced`: --force lets it pass anyway.
     limits_broken: tuple[str, ...] = ()
     forced: bool = False
+    # Replacements planned without --allow-replace: apply refuses the plan (exit 4).
+    replace_refused: bool = False
+    blocked: tuple[str, ...] = ()  # what apply could not do (a replaced brand's undeclared product)
+    # With --refresh (core/refresh.py): the plan was made against what COR holds now.
+    refreshed: bool = False
+    synced: tuple[Record, ...] = ()  # changed in COR, no change planned: the state takes COR's
+    forgotten: tuple[Record, ...] = ()  # gone from COR and not declared: the state forgets them
+    unverifiable: tuple[tuple[Kind, str, int], ...] = ()  # (kind, field, records) COR left out
 
     @property
     def refused(self) -> bool:
-        return bool(self.limits_broken) and not self.forced
+        limits = bool(self.limits_broken) and not self.forced
+        return limits or self.replace_refused or bool(self.blocked)
 
     @property
     def summary(self) -> Summary:
@@ -105,33 +127,48 @@ def build_plan(
     in_doubt: AbstractSet[ResourceKey] = frozenset(),
     *,
     prune: bool = False,
+    scope: PruneScope | None = None,
+    cwd: str = "",
+    base: str | None = None,
 ) -> Plan:
     """Creates for declared-but-unrecorded, updates/replacements for records that differ, and
     with `prune`, deletes for records no longer declared (never for protected ones).
 
     `in_doubt` are creates an earlier run started without learning the outcome (state.md).
+    With `scope` (the paths given, core/scope.py), a record no longer declared is deleted or
+    listed as kept only if its recorded file lies within them; others are left out. A record
+    declared in another file than the state records changes too (state only: its file); one
+    recorded without a file gets it silently. Files are named from `cwd`, relative to `base`
+    (scope.normalise).
     """
     changes = []
     matched = 0  # recorded keys that are declared
+    name = file_names(cwd, base)
     for declared in in_apply_order(desired.values(), _KEY):
         record = recorded.get(declared.key)
+        path = declared.location.path
         if record is not None:
             matched += 1
-            if (  # the cheap check first: most records are equal
-                record.attributes == declared.attributes and record.protected == declared.protect
+            if (  # the cheap check first: most records are equal, from the same file
+                record.attributes == declared.attributes
+                and record.protected == declared.protect
+                and (record.file is None or record.file == path or not _moved(record, name(path)))
             ):
                 continue
-        change = _change_for(declared, record)
+        change = _change_for(declared, record, name(path))
         if change.action is Action.CREATE and declared.key in in_doubt:
             change = replace(change, in_doubt=True)
         changes.append(change)
     if matched == len(recorded):  # every record is declared (the usual plan): none is gone
         gone: list[Record] = []
     else:
-        gone = in_apply_order((r for k, r in recorded.items() if k not in desired), _KEY)
+        covers = (lambda file: True) if scope is None else scope.matcher()
+        gone = in_apply_order(
+            (r for k, r in recorded.items() if k not in desired and covers(r.file)), _KEY
+        )
     deleted = [record for record in gone if prune and not record.protected]
     changes += [
-        Change(Action.DELETE, record.key, record.attributes, record.cor_id)
+        Change(Action.DELETE, record.key, record.attributes, record.cor_id, file=record.file)
         for record in sorted(deleted, key=_delete_order)
     ]
     kept = tuple(record for record in gone if not prune or record.protected)
@@ -160,6 +197,8 @@ def targeted(plan: Plan, targets: AbstractSet[ResourceKey]) -> Plan:
         else:
             refs = key.references(change.attributes)
             extra = [ref for ref in refs if ref in by_key and by_key[ref].action is Action.CREATE]
+            if change.action is Action.REPLACE:  # what goes with it (a brand's products)
+                extra += [other.key for other in plan.changes if other.replaced_with == key]
         for other_key in extra:
             if other_key not in wanted:
                 wanted.add(other_key)
@@ -182,18 +221,30 @@ def _delete_order(record: Record) -> tuple[int, str, str]:
     return (-record.key.kind.rank, record.key.source, record.key.id)
 
 
-def _change_for(declared: Declared, record: Record | None) -> Change:
-    """The change that makes `record` (None: not recorded) what is `declared`; they differ."""
+def _change_for(declared: Declared, record: Record | None, file: str | None) -> Change:
+    """The change that makes `record` (None: not recorded) what is `declared`, from `file`
+    (None: a path the state cannot hold); they differ."""
     key, protect = declared.key, declared.protect
     if record is None:
-        return Change(Action.CREATE, key, declared.attributes, protect=protect)
+        return Change(Action.CREATE, key, declared.attributes, protect=protect, file=file)
     same = record.attributes == declared.attributes
     diffs = () if same else field_changes(record.attributes, declared.attributes)
     if record.protected != protect:  # recorded in the state only: no request
         diffs += (FieldChange("protect", _flag(record.protected), _flag(protect)),)
+    if _moved(record, file):  # recorded in the state only: no request
+        diffs += (FieldChange("file", record.file, file),)
     immutable = SPECS[key.kind].immutable
     action = Action.REPLACE if any(d.field in immutable for d in diffs) else Action.UPDATE
-    return Change(action, key, declared.attributes, record.cor_id, diffs, protect=protect)
+    file = file or record.file
+    return Change(
+        action, key, declared.attributes, record.cor_id, diffs, protect=protect, file=file
+    )
+
+
+def _moved(record: Record, file: str | None) -> bool:
+    """Whether `record` is now declared in another file than it was: not when either is
+    unknown (a format_version 1 state's record gets its file silently)."""
+    return record.file is not None and file is not None and record.file != file
 
 
 def _flag(value: bool) -> str:

@@ -180,6 +180,9 @@ class Record(NamedTuple):
     cor_id: int
     attributes: Mapping[str, str]
     protected: bool = False  # declared with `protect: true`: never deleted while so recorded
+    # The manifest file that last declared it, as `core/scope.normalise` writes it; None if
+    # unknown (read from a format_version 1 state): the prune rule (core/scope.py) uses it.
+    file: str | None = None
 
 
 def parse_address(words: Sequence[str]) -> ResourceKey:

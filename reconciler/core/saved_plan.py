@@ -20,6 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler import __version__
 from reconciler.core.limits import PlanOptions
 from reconciler.core.resources import Desired
+from reconciler.core.scope import PruneScope
+from reconciler.core.text import printable
 from reconciler.errors import RefusedError
 
 SAVED_PLAN_FORMAT = 1
@@ -98,6 +100,19 @@ def read(text: str, source: str) -> SavedPlan:
             f"{source} was altered after it was saved (its digest differs); {_REPLAN}"
         )
     return saved
+
+
+def check_scope(saved: SavedPlan, source: str, scope: PruneScope | None) -> None:
+    """Refuse unless `apply --plan` is given the paths the plan was made of (their scope, which
+    decides what a prune may delete: docs/cli.md "Deletion"); a plan saved before scopes were
+    kept holds none, and is checked as before."""
+    made = saved.options.scope
+    if made is None or scope is None or made == scope:
+        return
+    raise RefusedError(
+        f"{source} was made of the paths {printable(' '.join(made.paths))}, not "
+        f"{printable(' '.join(scope.paths))}: give apply the same paths; or {_REPLAN}"
+    )
 
 
 def check_current(

@@ -33,6 +33,22 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "not_declared": [record_json(record) for record in plan.not_declared],
         "deletion_limits": {"broken": list(plan.limits_broken), "forced": plan.forced},
         "in_doubt_not_declared": [key_json(key) for key in plan.in_doubt_not_declared],
+        "replace": {"allowed": not plan.replace_refused, "blocked": list(plan.blocked)},
+        "refresh": _refresh_json(plan),
+    }
+
+
+def _refresh_json(plan: Plan) -> dict[str, Any] | None:
+    """What a refresh found besides the changes; null for a plan made without --refresh."""
+    if not plan.refreshed:
+        return None
+    return {
+        "synced": [record_json(record) for record in plan.synced],
+        "forgotten": [record_json(record) for record in plan.forgotten],
+        "unverifiable": [
+            {"kind": kind.value, "field": name, "records": records}
+            for kind, name, records in plan.unverifiable
+        ],
     }
 
 
@@ -56,4 +72,7 @@ def _change_json(change: Change) -> dict[str, Any]:
         "attributes": dict(change.attributes),
         "diff": [field_change_json(d) for d in change.diffs],
         "needed_by": None if change.needed_by is None else key_json(change.needed_by),
+        "drift": bool(change.drift),
+        "drift_reason": change.drift or None,
+        "replaced_with": None if change.replaced_with is None else key_json(change.replaced_with),
     }

@@ -54,7 +54,7 @@ class _Entry(NamedTuple):
 
     category: int
     kind: Kind
-    order: tuple[int, int]  # (changes 0 / kept 1 / in doubt 2, position): apply order in a kind
+    order: tuple[int, int]  # (replacements 0 / other changes 1 / kept 2 / in doubt 3, position)
     item: Change | Record | ResourceKey
 
 
@@ -94,11 +94,12 @@ def _entries(plan: Plan) -> list[_Entry]:
     buckets: list[list[_Entry]] = [[] for _ in _NOUN]
     for i, change in enumerate(plan.changes):
         category = _CATEGORY[change.action]
-        buckets[category].append(_Entry(category, change.key.kind, (0, i), change))
+        first = 0 if category == REPLACE else 1  # replacements lead their kind's details
+        buckets[category].append(_Entry(category, change.key.kind, (first, i), change))
     for i, record in enumerate(plan.not_declared):
-        buckets[KEPT].append(_Entry(KEPT, record.key.kind, (1, i), record))
+        buckets[KEPT].append(_Entry(KEPT, record.key.kind, (2, i), record))
     for i, key in enumerate(plan.in_doubt_not_declared):
-        buckets[IN_DOUBT].append(_Entry(IN_DOUBT, key.kind, (2, i), key))
+        buckets[IN_DOUBT].append(_Entry(IN_DOUBT, key.kind, (3, i), key))
     return [entry for bucket in buckets for entry in bucket]
 
 
@@ -128,9 +129,10 @@ def _limit_warning(plan: Plan) -> list[str]:
 def _heading(summary: Summary) -> str:
     if summary.changes == 0:
         return "### reconciler plan: no changes"
+    replacing = f"{summary.replace:,} to replace, " if summary.replace else ""
     return (
         f"### reconciler plan: {summary.create:,} to create, {summary.update:,} to update, "
-        f"{summary.delete:,} to delete"
+        f"{replacing}{summary.delete:,} to delete"
     )
 
 
@@ -140,9 +142,26 @@ def _warnings(plan: Plan, replace: int) -> list[str]:
     lost = len(plan.in_doubt_not_declared)
     warnings = []
     if replace:
+        verdict = (
+            "Apply refuses this plan without `--allow-replace`."
+            if plan.replace_refused
+            else "`--allow-replace` lets it through."
+        )
         warnings.append(
-            f"> **Apply refuses this plan**: {counted(replace, 'replacement')} (`!`): the API "
-            "cannot change a brand's `client_id` or a product's `client_id` or `brand_id`.\n"
+            f"> [!CAUTION]\n> **Replaces {counted(replace, 'record')}** (`-/+`, listed first "
+            "below): each is deleted in COR, then created again under the same external id, "
+            f"and its COR history is lost. {verdict}\n"
+        )
+    if plan.blocked:
+        warnings.append(
+            f"> **Cannot be applied as it is**: {counted(len(plan.blocked), 'problem')} "
+            "(see the plan's text output).\n"
+        )
+    drifted = sum(1 for change in plan.changes if change.drift)
+    if drifted:
+        warnings.append(
+            f"> **Drift**: {counted(drifted, 'change')} repair what was changed or deleted in "
+            "COR itself (`changed in COR`, `deleted in COR`).\n"
         )
     if in_doubt:
         warnings.append(

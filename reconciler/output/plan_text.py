@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import SPECS, ResourceKey
 from reconciler.core.text import printable
-from reconciler.output.style import kept_why, paint, quote
+from reconciler.output.style import counted, kept_why, paint, quote
 
-SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "!", Action.DELETE: "-"}
+SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 _COLOUR = {
     Action.CREATE: "green",
     Action.UPDATE: "yellow",
@@ -43,19 +43,68 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
             "declare it again and apply to adopt it"
         )
         yield paint(text, "yellow", color)
+    yield from (paint(line, "dim", color) for line in refresh_notes(plan))
     summary = plan.summary
     if summary.changes == 0:
         yield "No changes."
         return
     yield from _limit_lines(plan)
-    if summary.replace:
-        yield (
-            f"{summary.replace} change(s) need a replacement, which the API cannot do: "
-            "apply refuses this plan (see the lines marked !)."
-        )
+    yield from _replace_lines(plan)
+    replacing = f"{summary.replace} to replace, " if summary.replace else ""
     yield (
-        f"Plan: {summary.create} to create, {summary.update} to update, {summary.delete} to delete."
+        f"Plan: {summary.create} to create, {summary.update} to update, {replacing}"
+        f"{summary.delete} to delete."
     )
+
+
+def refresh_notes(plan: Plan) -> list[str]:
+    """What a refresh found besides the changes (our own text and addresses only)."""
+    lines = [
+        f"  deleted in COR, not declared — forgotten: {r.key} (cor_id {r.cor_id})"
+        for r in plan.forgotten
+    ]
+    if plan.synced:
+        lines.append(
+            f"  {counted(len(plan.synced), 'record')} changed in COR with no change planned: "
+            "apply records COR's values in the state"
+        )
+    for kind, name, records in plan.unverifiable:
+        lines.append(
+            f"  not verifiable in COR: {kind.value} {name} ({counted(records, 'record')}): "
+            "COR's read API does not return it, so it is assumed unchanged"
+        )
+    return lines
+
+
+def _replace_lines(plan: Plan) -> Iterator[str]:
+    replacing = len(plan.replacements)
+    if replacing:
+        records = counted(replacing, "record")
+        yield (
+            f"{records} to replace (lines marked -/+): each is deleted in COR, then created again "
+            "under the same external id; its COR history is lost."
+        )
+        if plan.replace_refused:
+            yield (
+                "Apply refuses this plan without --allow-replace: run plan and apply with "
+                "--allow-replace to allow it, or declare the old values again."
+            )
+    if plan.blocked:
+        yield "This plan cannot be applied as it is:"
+        for problem in plan.blocked:
+            yield f"  - {problem}"
+
+
+def refusal(plan: Plan) -> str:
+    """Why apply refuses `plan` (plan.refused), in one line."""
+    reasons = []
+    if plan.limits_broken and not plan.forced:
+        reasons.append("it deletes more than the limits allow")
+    if plan.replace_refused:
+        reasons.append("it replaces records, and --allow-replace was not given")
+    if plan.blocked:
+        reasons.append("COR would refuse part of it")
+    return "apply refuses this plan: " + "; ".join(reasons) + " (see above)"
 
 
 def _limit_lines(plan: Plan) -> Iterator[str]:
@@ -82,9 +131,13 @@ def change_lines(change: Change, show: Callable[[str], str]) -> list[str]:
         head += " (in doubt: an earlier apply may have created it; apply adopts it if so)"
     if change.needed_by is not None:
         head += f" (needed by {_key(change.needed_by, show)})"
-    if change.action is Action.REPLACE:
+    if change.drift:
+        head += f" ({change.drift})"
+    if change.replaced_with is not None:
+        head += f" (goes with {_key(change.replaced_with, show)}, which is replaced)"
+    elif change.action is Action.REPLACE:
         fields = ", ".join(show(d.field) for d in change.immutable_diffs)
-        head += f": {fields} cannot change through the API; the record must be replaced"
+        head += f": {fields} cannot change through the API: deleted, then created again"
     lines = [head]
     if change.action is Action.CREATE:
         for name in SPECS[key.kind].fields:  # the documented order: name first

@@ -30,12 +30,16 @@ from reconciler.state.values import (
     SOURCE_NAMES,
     TEXT_REFUSED,
     ordinary,
+    plain_files,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what this reconciler writes; 2 added a record's `file`
+READ_VERSIONS = (1, 2)  # what it reads: a version 1 state's records have no file
 KIND_NAMES = {kind.value: kind for kind in KINDS}
 KEY_FIELDS = ("kind", "source", "id")
-RECORD_FIELDS = (*KEY_FIELDS, "cor_id", "attributes")  # then "protected": true, if it is
+# then "protected": true, if it is, and "file", if known
+RECORD_FIELDS = (*KEY_FIELDS, "cor_id", "attributes")
+_ABSENT: Any = object()
 _FILE_KEYS = frozenset({"format_version", "lineage", "serial", "resources"})
 _ALL_FILE_KEYS = _FILE_KEYS | {"in_doubt"}
 _KEY_SET = frozenset(KEY_FIELDS)
@@ -62,11 +66,13 @@ def key_fields(key: ResourceKey) -> dict[str, str]:
 
 def record_fields(record: Record) -> dict[str, Any]:
     """A record as the state file and the journal write it: `protected` only when true, so
-    that other records' bytes never change (docs/state.md)."""
+    that other records' bytes never change, and `file` only when known (docs/state.md)."""
     fields: dict[str, Any] = key_fields(record.key)
     fields |= {"cor_id": record.cor_id, "attributes": dict(record.attributes)}
     if record.protected:
         fields["protected"] = True
+    if record.file is not None:
+        fields["file"] = record.file
     return fields
 
 
@@ -98,30 +104,48 @@ def plain_state(document: dict[str, Any]) -> State | None:
     if not _FILE_KEYS <= document.keys() <= _ALL_FILE_KEYS:
         return None
     version, lineage, serial = document["format_version"], document["lineage"], document["serial"]
-    if type(version) is not int or version != FORMAT_VERSION or type(serial) is not int:
+    if type(version) is not int or version not in READ_VERSIONS or type(serial) is not int:
         return None
     if type(lineage) is not str or not lineage or TEXT_REFUSED.search(lineage):
         return None
     if not 0 <= serial <= MAX_INT:
         return None
-    records = _plain_records(document["resources"])
+    records = _plain_records(document["resources"], with_files=version > 1)
     in_doubt = _plain_doubts(document.get("in_doubt", []))
     if records is None or in_doubt is None or not in_doubt.isdisjoint(records):
         return None  # a key is never both recorded and in doubt
     return State(lineage, serial, MappingProxyType(records), in_doubt)
 
 
-def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
+def _plain_records(
+    resources: object, *, with_files: bool = True
+) -> dict[ResourceKey, Record] | None:
+    """The records of a state's `resources` (or a journal's put) if plainly valid; a `file`
+    only `with_files` (not in a format_version 1 state)."""
     if type(resources) is not list:
         return None
     records: dict[ResourceKey, Record] = {}
     attributes_of: list[dict[str, Any]] = []
     add_attributes = attributes_of.append
+    files: list[Any] = []
+    add_file = files.append
     try:
         for fields in resources:
-            protected = len(fields) == 6 and fields["protected"] is True
-            if not protected and len(fields) != 5:  # and the five below: exactly those
-                return None
+            protected, file = False, None
+            size = len(fields)  # the five below, and maybe `protected` and `file`
+            if size == 6 and "file" in fields:  # the usual record of a format_version 2 state
+                file = fields["file"]
+                add_file(file)
+            elif size != 5:
+                flag, file = fields.get("protected", _ABSENT), fields.get("file")
+                protected = flag is True
+                optional = (flag is not _ABSENT) + ("file" in fields)
+                if size != 5 + optional or not (protected or flag is _ABSENT):
+                    return None
+                if file is not None:
+                    add_file(file)
+                elif "file" in fields:
+                    return None
             kind, source, id_ = fields["kind"], fields["source"], fields["id"]
             cor_id, attributes = fields["cor_id"], fields["attributes"]
             if source not in SOURCE_NAMES or type(id_) is not str or not id_:
@@ -134,8 +158,10 @@ def _plain_records(resources: object) -> dict[ResourceKey, Record] | None:
             if key in records:
                 return None
             add_attributes(attributes)
-            records[key] = Record(key, cor_id, MappingProxyType(attributes), protected)
-    except (KeyError, TypeError):  # a missing field, an unknown kind; a record not an object
+            records[key] = Record(key, cor_id, MappingProxyType(attributes), protected, file)
+    except (KeyError, TypeError, AttributeError):  # a field missing, unknown; not an object
+        return None
+    if files and (not with_files or not plain_files(files)):
         return None
     ids = map(_ID_OF, records)  # the keys' ids, read at C speed
     if not ordinary(ids, len(records)) and any(map(ID_REFUSED.search, map(_ID_OF, records))):
@@ -178,7 +204,8 @@ def render_state(state: State) -> bytes:
     so that a state without them reads as before), a trailing newline. Built by hand because
     json.dumps falls back to pure Python when indenting: five times slower at 100,000 records."""
     records = in_apply_order(state.records.values(), _KEY_OF)
-    entries = ",".join(_render_record(record) for record in records)
+    files: dict[str | None, str] = {None: ""}  # each file's line, made once: records share files
+    entries = ",".join(_render_record(record, files) for record in records)
     resources = f"[{entries}\n  ]" if entries else "[]"
     doubts = ",".join(_render_key(key) for key in in_apply_order(state.in_doubt))
     in_doubt = f',\n  "in_doubt": [{doubts}\n  ]' if doubts else ""
@@ -195,18 +222,26 @@ def _render_key(key: ResourceKey) -> str:
     )
 
 
-def _render_record(record: Record) -> str:
+def _render_record(record: Record, files: dict[str | None, str]) -> str:
     key = record.key
     pairs = ",\n".join(
         f"        {_quote(name)}: {_quote(value)}"
         for name, value in sorted(record.attributes.items())
     )
     attributes = f"{{\n{pairs}\n      }}" if pairs else "{}"
+    file = files.get(record.file)
+    if file is None:
+        file = files[record.file] = _file_line(record.file)
     return (
         f'\n    {{\n      "kind": {_quote(key.kind.value)},\n      "source": {_quote(key.source)},'
         f'\n      "id": {_quote(key.id)},\n      "cor_id": {record.cor_id:d},'
-        f'\n      "attributes": {attributes}{_PROTECTED if record.protected else ""}\n    }}'
+        f'\n      "attributes": {attributes}{_PROTECTED if record.protected else ""}'
+        f"{file}\n    }}"
     )
 
 
 _PROTECTED = ',\n      "protected": true'  # as record_fields: only on protected records
+
+
+def _file_line(file: str | None) -> str:
+    return "" if file is None else f',\n      "file": {_quote(file)}'  # only when known

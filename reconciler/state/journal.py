@@ -33,7 +33,7 @@ from reconciler.files import (
 )
 from reconciler.state.codec import key_fields, plain_key, plain_record, record_fields
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: a put's record may hold its `file`; 1 is read too
 Op: TypeAlias = Literal["intent", "put", "resolve", "forget"]
 _UNPARSABLE = object()
 

@@ -25,6 +25,7 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
@@ -34,6 +35,7 @@ from reconciler.state.values import (
     MAX_INT,
     SOURCE_NAMES,
     attribute_refusal,
+    file_refusal,
     id_refusal,
     text_refusal,
 )
@@ -62,7 +64,7 @@ def _known_source(value: str) -> str | None:
 def _an_int(value: Any) -> Any:
     """`true` and `1.0` are not 1: a format version is an integer."""
     if type(value) is not int:
-        raise ValueError('must be the integer 1, not true, 1.0 or "1"')
+        raise ValueError('must be the integer 1 or 2, not true, 1.0 or "1"')
     return value
 
 
@@ -72,7 +74,8 @@ ExternalId = Annotated[StrictStr, Field(min_length=1), _checked(id_refusal)]
 SourceName = Annotated[StrictStr, _checked(_known_source)]
 CorId = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
 Serial = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
-Version = Annotated[Literal[1], BeforeValidator(_an_int)]
+Version = Annotated[Literal[1, 2], BeforeValidator(_an_int)]
+FileName = Annotated[StrictStr, _checked(file_refusal)]
 
 
 class Frozen(BaseModel):
@@ -92,6 +95,7 @@ class RecordFields(KeyFields):
     cor_id: CorId
     attributes: dict[StrictStr, StrictStr]
     protected: Literal[True] | None = None  # written only when true (state.md)
+    file: FileName | None = None  # written only when known; not in format_version 1
 
     @field_validator("attributes")
     @classmethod
@@ -113,9 +117,8 @@ class RecordFields(KeyFields):
         return attributes
 
     def record(self) -> Record:
-        return Record(
-            self.key(), self.cor_id, MappingProxyType(self.attributes), bool(self.protected)
-        )
+        attributes = MappingProxyType(self.attributes)
+        return Record(self.key(), self.cor_id, attributes, bool(self.protected), self.file)
 
 
 class StateFile(Frozen):
@@ -124,6 +127,17 @@ class StateFile(Frozen):
     serial: Serial
     resources: list[RecordFields]
     in_doubt: tuple[KeyFields, ...] = ()  # absent when empty
+
+    @model_validator(mode="after")
+    def _files_from_version_2(self) -> StateFile:
+        """A format_version 1 state knew no `file`: one there is an unknown field."""
+        if self.format_version == 1:
+            for index, record in enumerate(self.resources):
+                if record.file is not None:
+                    raise ValueError(
+                        f"resources.{index}.file: no field of format_version 1 (it came with 2)"
+                    )
+        return self
 
 
 class Header(Frozen):

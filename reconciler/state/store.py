@@ -12,7 +12,7 @@ standard library, core values, `errors`, `files`, `memory` and the state's modul
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +163,7 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise StateError(
             f"{path} has format_version {version}, written by a newer reconciler; this one "
-            f"reads format_version {FORMAT_VERSION}. Upgrade reconciler."
+            f"reads format_version {FORMAT_VERSION} and earlier. Upgrade reconciler."
         )
     return document
 
@@ -202,6 +202,7 @@ class StateStore:
         self._journal: journal.JournalWriter | None = None
         self._closed = False
         self._batching = 0
+        self._fills: dict[ResourceKey, str] = {}
 
     @classmethod
     def open(
@@ -264,7 +265,7 @@ class StateStore:
         """
         line = journal.put_line(record)
         attributes = MappingProxyType(dict(record.attributes))
-        frozen = Record(record.key, record.cor_id, attributes, record.protected)
+        frozen = record._replace(attributes=attributes)
         self._change(journal.Entry("put", record.key, frozen), line)
 
     def resolve(self, key: ResourceKey) -> None:
@@ -279,6 +280,23 @@ class StateStore:
     def forget(self, key: ResourceKey) -> None:
         """Remove the record for `key` and any doubt about it, durably, as record() does."""
         self._change(journal.Entry("forget", key), journal.forget_line(key))
+
+    def fill_files(self, files: Mapping[ResourceKey, str]) -> None:
+        """Give each record recorded without a file (a format_version 1 state's) its file
+        from `files` (`core/scope.files_to_fill`) when close() writes the state because
+        something else changed. Not journaled: a fill lost to a crash is made again by the
+        next run, and a record recorded meanwhile keeps its own (docs/state.md)."""
+        self._fills.update(files)
+
+    def _filled(self, records: Mapping[ResourceKey, Record]) -> Mapping[ResourceKey, Record]:
+        if not self._fills:
+            return records
+        filled = dict(records)
+        for key, file in self._fills.items():
+            record = filled.get(key)
+            if record is not None and record.file is None:
+                filled[key] = record._replace(file=file)
+        return MappingProxyType(filled)
 
     def _change(self, entry: journal.Entry, line: bytes) -> None:
         if self._closed:
@@ -312,9 +330,9 @@ class StateStore:
         try:
             if self._ledger.changed():
                 state = self.state
+                records = self._filled(state.records)
                 _write_state(
-                    self._path,
-                    State(self._lineage, self._serial + 1, state.records, state.in_doubt),
+                    self._path, State(self._lineage, self._serial + 1, records, state.in_doubt)
                 )
                 self._serial += 1
             if self._journal is not None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.core.resources import KINDS, SOURCES, SPECS
+from reconciler.core.scope import MAX_FILE_LENGTH
 from reconciler.core.text import (
     UNSAFE,
     UNSAFE_IN_TEXT,
@@ -66,6 +67,27 @@ def text_refusal(value: str) -> str | None:
         return surrogate
     unsafe = first_unsafe(value)
     return None if unsafe is None else f"cannot hold the character {describe(unsafe)}"
+
+
+def file_refusal(value: str) -> str | None:
+    """Why `value` cannot be a record's manifest file (core/scope.py writes them): text that
+    prints, not empty, at most MAX_FILE_LENGTH characters."""
+    if not value:
+        return "cannot be empty"
+    if len(value) > MAX_FILE_LENGTH:
+        return f"cannot be longer than {MAX_FILE_LENGTH:,} characters"
+    return text_refusal(value)
+
+
+def plain_files(files: list[Any]) -> bool:
+    """Whether each of `files` is a str `file_refusal` accepts: all at once, as `ordinary`."""
+    if not files:
+        return True
+    if any(type(file) is not str for file in files):
+        return False
+    if not 0 < min(map(len, files)) <= max(map(len, files)) <= MAX_FILE_LENGTH:
+        return False
+    return ordinary(files, len(files)) or not any(map(TEXT_REFUSED.search, files))
 
 
 def attribute_refusal(field: str, value: str) -> str | None:

@@ -14,6 +14,7 @@ import pytest
 from reconciler.actions.apply import apply_plan
 from reconciler.actions.outcomes import Outcome, Result
 from reconciler.cor.endpoints import ApiCall
+from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import build_plan
 from reconciler.core.resources import Declared, Record, ResourceKey
 from reconciler.errors import (
@@ -27,7 +28,7 @@ from reconciler.errors import (
     StateWriteError,
     TransientError,
 )
-from tests.builders import declared, desired_of, recorded, state_of
+from tests.builders import HERE, declared, desired_of, recorded, state_of
 
 SF = "SALESFORCE"
 
@@ -51,8 +52,10 @@ class FakeCor:
             if ext_id in self.times:
                 self.times[ext_id] -= 1
             raise self.reject[ext_id]
-        if call.method == "PUT" and ext_id not in self.ids:
+        if call.method in ("PUT", "DELETE") and ext_id not in self.ids:
             raise NotFoundError("PUT: 404 ClientNotFoundError", status=404, code="ZC001")
+        if call.method == "DELETE":
+            return {"message": "deleted", "cor_id": self.ids.pop(ext_id)}
         if call.method == "POST":
             if ext_id in self.ids:
                 raise DuplicateError("duplicate", status=409, code="ZC004")
@@ -74,6 +77,7 @@ class FakeJournal:
             assert not any(
                 unquote(c.path).endswith(key.id) or c.body.get("id") == key.id
                 for c in self.cor.calls
+                if c.method != "DELETE"  # a replacement's delete comes before its create
             )
 
     def record(self, record: Record) -> None:
@@ -170,7 +174,7 @@ def test_update_sends_only_changed_fields_and_keeps_cor_id() -> None:
         ),
     ]
     assert results[0].outcome is Outcome.UPDATED
-    assert records == [Record(ACME.key, 7, {"name": "New", "phone": "1"})]
+    assert records == [Record(ACME.key, 7, {"name": "New", "phone": "1"}, file=HERE.path)]
 
 
 def test_duplicate_on_create_adopts_the_existing_record() -> None:
@@ -180,7 +184,7 @@ def test_duplicate_on_create_adopts_the_existing_record() -> None:
     assert [c.method for c in cor.calls] == ["POST", "PUT"]
     assert cor.calls[1].body == {"metadata": {"source": SF}, "name": "Acme"}
     assert results[0].outcome is Outcome.ADOPTED
-    assert records == [Record(ACME.key, 4242, {"name": "Acme"})]
+    assert records == [Record(ACME.key, 4242, {"name": "Acme"}, file=HERE.path)]
 
 
 def test_skip_names_a_skipped_dependency() -> None:
@@ -206,12 +210,74 @@ def test_external_ids_are_escaped_in_paths() -> None:
     assert cor.calls[0].path == "/v2/integrations/clients/A%2FB%20C"
 
 
-def test_replacement_is_refused_before_any_request() -> None:
+def test_replacement_is_refused_before_any_request_without_allow_replace() -> None:
     cor = FakeCor()
     state = state_of(recorded("brand", SF, "B1", 9, name="Premium", client_id="C2"))
-    with pytest.raises(ApplyRefusedError, match="brand SALESFORCE/B1"):
-        run(desired_of(ACME, BRAND), state, cor)
+    plan = make_plan(desired_of(ACME, BRAND), state, frozenset(), PlanOptions())
+    with pytest.raises(ApplyRefusedError, match="brand SALESFORCE/B1 must be replaced"):
+        apply_plan(plan, cor.send, FakeJournal(cor), lambda _r: None)
     assert cor.calls == []
+
+
+def test_replacement_deletes_products_then_brand_then_creates_them_again() -> None:
+    cor = FakeCor()
+    cor.ids.update({"C1": 1, "C2": 2, "B1": 9, "P1": 50})
+    state = state_of(
+        recorded("client", SF, "C1", 1, name="Acme"),
+        recorded("client", SF, "C2", 2, name="Other"),
+        recorded("brand", SF, "B1", 9, name="Premium", client_id="C2"),
+        recorded("product", SF, "P1", 50, name="Widget", client_id="C1", brand_id="B1"),
+    )
+    options = PlanOptions(allow_replace=True)
+    plan = make_plan(desired_of(ACME, OTHER, BRAND, PRODUCT), state, frozenset(), options)
+    assert [(c.action.value, c.key.id, c.replaced_with) for c in plan.changes] == [
+        ("replace", "B1", None),
+        ("replace", "P1", BRAND.key),
+    ]
+    journal = FakeJournal(cor)
+    reported: list[Result] = []
+    report = apply_plan(plan, cor.send, journal, reported.append)
+    assert report.ok
+    assert [(c.method, c.path.rsplit("/", 1)[-1] or c.body["id"]) for c in cor.calls] == [
+        ("DELETE", "P1"),
+        ("DELETE", "B1"),
+        ("POST", "brands"),
+        ("POST", "products"),
+    ]
+    assert [(r.outcome.value, r.change.key.id) for r in reported] == [
+        ("deleted", "P1"),
+        ("deleted", "B1"),
+        ("created", "B1"),
+        ("created", "P1"),
+    ]
+    assert "to be created again (replace)" in reported[0].reason
+    assert journal.ops[:2] == [
+        ("forget", "product SALESFORCE/P1"),
+        ("forget", "brand SALESFORCE/B1"),
+    ]
+    assert {r.key.id: r.cor_id for r in journal.records} == {"B1": 1002, "P1": 1003}
+
+
+def test_a_replacement_whose_delete_fails_is_not_created_nor_what_goes_under_it() -> None:
+    refusal = DeletionError("DELETE: 417 DeletionError: linked to projects", status=417)
+    cor = FakeCor(reject={"B1": refusal})
+    cor.ids.update({"C1": 1, "C2": 2, "B1": 9})
+    state = state_of(
+        recorded("client", SF, "C1", 1, name="Acme"),
+        recorded("client", SF, "C2", 2, name="Other"),
+        recorded("brand", SF, "B1", 9, name="Premium", client_id="C2"),
+    )
+    options = PlanOptions(allow_replace=True)
+    plan = make_plan(desired_of(ACME, OTHER, BRAND, PRODUCT), state, frozenset(), options)
+    reported: list[Result] = []
+    report = apply_plan(plan, cor.send, FakeJournal(cor), reported.append)
+    assert not report.ok
+    assert [(r.outcome.value, r.change.key.id) for r in reported] == [
+        ("failed", "B1"),
+        ("skipped", "P1"),
+    ]
+    assert "whose replacement did not happen" in reported[1].reason
+    assert [c.method for c in cor.calls] == ["DELETE"]
 
 
 def test_interrupt_abandons_the_request_in_flight_in_doubt_and_lists_the_rest() -> None:
@@ -603,7 +669,7 @@ def test_in_doubt_create_is_adopted_without_a_second_create() -> None:
     apply_plan(plan, cor.send, journal, results.append)
     assert [c.method for c in cor.calls] == ["PUT"]
     assert results[0].outcome is Outcome.ADOPTED
-    assert journal.records == [Record(ACME.key, 4242, {"name": "Acme"})]
+    assert journal.records == [Record(ACME.key, 4242, {"name": "Acme"}, file=HERE.path)]
 
 
 def test_in_doubt_create_that_never_happened_is_created() -> None:
@@ -619,7 +685,7 @@ def test_in_doubt_create_that_never_happened_is_created() -> None:
     report = apply_plan(plan, send, journal, lambda _r: None)
     assert [c.method for c in cor.calls] == ["POST"]
     assert [r.outcome for r in report.results] == [Outcome.CREATED]
-    assert journal.records == [Record(ACME.key, 1000, {"name": "Acme"})]
+    assert journal.records == [Record(ACME.key, 1000, {"name": "Acme"}, file=HERE.path)]
 
 
 def test_adopting_a_record_under_another_parent_fails_and_records_nothing() -> None:

@@ -203,3 +203,16 @@ def test_a_wait_that_is_not_a_finite_number_is_a_usage_error(
     says = f"Invalid value for '{option}': '{value}' is not a finite number of seconds"
     assert_clean(code, out, err, exit_code=3, says=says)
     assert server.connections == 0
+
+
+@pytest.mark.parametrize("digits", [pytest.param(5_000, id="answer-number-too-long")])
+def test_an_answer_holding_a_number_too_long_to_read_is_not_understood(
+    cli: Cli, work_folder: WorkFolder, monkeypatch: pytest.MonkeyPatch, digits: int
+) -> None:
+    work_folder(MANIFEST)
+    huge = b'{"id": ' + b"9" * digits + b"}"
+    reply = b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n%s" % (len(huge), huge)
+    with RawServer(answering(reply)) as server:
+        code, out, err = _apply(cli, server, monkeypatch, *ONE_TRY)
+    assert_clean(code, out, err, exit_code=1, says="x failed client SAP/C-1")
+    assert len(max(out.splitlines(), key=len)) < 400, "the whole number was printed"

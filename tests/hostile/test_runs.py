@@ -429,7 +429,10 @@ def apply_once(root: Path, url: str) -> tuple[int, str]:
     lines: list[str] = []
     with StateStore.open(root / "reconciler.state.json") as store:
         state = store.state
-        plan = make_plan(desired, state.records, state.in_doubt, PlanOptions())
+        # files recorded as the CLI records them: relative to the state's folder
+        plan = make_plan(
+            desired, state.records, state.in_doubt, PlanOptions(), cwd=os.getcwd(), base=str(root)
+        )
         with CorClient(
             api_url=url, credentials=Credentials(token=TOKEN), retry=retry, log=lines.append
         ) as client:

@@ -122,6 +122,11 @@ STATE_VALUES = [
         "resources.0.attributes: name: cannot be whitespace only",
         id="state-name-blank",
     ),
+    pytest.param(
+        state_text(format_version=2, resources=[client(file=f"manifests/{TITLE}.yaml")]),
+        "resources.0.file: cannot hold the character U+001B",
+        id="state-file-control",
+    ),
 ]
 
 

@@ -128,11 +128,12 @@ def test_no_changes_still_lists_kept_records() -> None:
 
 def test_heading_warnings_and_table() -> None:
     lines = render_markdown(mixed_plan(), paths=PATHS).splitlines()
-    assert lines[1] == "### reconciler plan: 3 to create, 2 to update, 0 to delete"
-    assert lines[3].startswith("> **Apply refuses this plan**: 1 replacement (`!`)")
-    assert lines[5].startswith("> **In doubt**: 1 create (`in doubt`)")
-    assert lines[7].startswith("> **In doubt, not declared**: 1 record (`?`)")
-    assert lines[9:14] == [
+    assert lines[1] == "### reconciler plan: 3 to create, 2 to update, 1 to replace, 0 to delete"
+    assert lines[3] == "> [!CAUTION]"
+    assert lines[4].startswith("> **Replaces 1 record** (`-/+`, listed first below)")
+    assert lines[6].startswith("> **In doubt**: 1 create (`in doubt`)")
+    assert lines[8].startswith("> **In doubt, not declared**: 1 record (`?`)")
+    assert lines[10:15] == [
         "| kind | create | update | replace | delete | not declared (kept) |",
         "|:--|--:|--:|--:|--:|--:|",
         "| client | 1 | 1 | 0 | 0 | 0 |",
@@ -196,7 +197,7 @@ def test_when_no_section_fits_one_line_says_so() -> None:
 
 
 CATEGORIES = {
-    "! ": "replacement",
+    "-/": "replacement",
     "? ": "in-doubt record",
     "~ ": "update",
     "+ ": "create",
@@ -205,7 +206,7 @@ CATEGORIES = {
 PRIORITY = list(CATEGORIES.values())
 
 
-@pytest.mark.parametrize("limit", range(1_100, 16_000, 150))
+@pytest.mark.parametrize("limit", range(1_250, 16_000, 150))
 def test_trimming_follows_priority_and_counts_exactly(limit: int) -> None:
     plan = priority_plan()
     totals, _ = count_details(render_markdown(plan, paths=PATHS, limit=10**9))

@@ -23,7 +23,7 @@ def test_outputs_are_byte_identical_across_runs() -> None:
 
 def test_text_plan_last_line_counts_changes() -> None:
     last = render_text(mixed_plan()).splitlines()[-1]
-    assert last == "Plan: 3 to create, 2 to update, 0 to delete."
+    assert last == "Plan: 3 to create, 2 to update, 1 to replace, 0 to delete."
 
 
 def test_user_text_cannot_fake_a_line() -> None:

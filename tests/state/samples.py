@@ -25,7 +25,7 @@ EMPTY = recorded("client", "JIRA", "EMPTY", 8)
 
 GOLDEN = """\
 {
-  "format_version": 1,
+  "format_version": 2,
   "lineage": "LINEAGE",
   "serial": 1,
   "resources": [

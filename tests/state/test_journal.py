@@ -336,7 +336,7 @@ def test_a_journal_replays_its_doubts(
 
 DOUBTS_GOLDEN = """\
 {
-  "format_version": 1,
+  "format_version": 2,
   "lineage": "LINEAGE",
   "serial": 1,
   "resources": [],
@@ -481,3 +481,43 @@ def test_a_closed_store_refuses_intents(path: Path) -> None:
         store.intend(A)
     with pytest.raises(RuntimeError):
         store.resolve(A)
+
+
+# --- the manifest file of a record (format_version 2, journal 2) ------------------------------
+
+FILED = BRAND._replace(file="manifests/salesforce/brands.yaml")
+
+
+def test_a_put_journals_the_file_and_replays_it(path: Path) -> None:
+    base = write_records(path, ACME)
+    line = journal.put_line(FILED)
+    assert json.loads(line)["file"] == "manifests/salesforce/brands.yaml"
+    assert list(json.loads(line))[-1] == "file"  # after the fields it had before
+    leave_journal(path, base.lineage, 1, line)
+    assert load_state(path).records[BRAND.key] == FILED
+    with StateStore.open(path):
+        pass  # compacted
+    assert load_state(path).records[BRAND.key] == FILED
+    assert '"file": "manifests/salesforce/brands.yaml"' in path.read_text(encoding="utf-8")
+
+
+def test_a_journal_of_version_1_is_read(path: Path) -> None:
+    base = write_records(path, ACME)
+    header = json.dumps({"journal": 1, "lineage": base.lineage, "serial": 1}).encode() + b"\n"
+    journal_of(path).write_bytes(header + journal.put_line(BRAND))
+    assert load_state(path).records[BRAND.key] == BRAND
+    assert json.loads(journal.header_line("x", 0))["journal"] == journal.JOURNAL_VERSION == 2
+
+
+@pytest.mark.parametrize("file", ["", "a\x1b[2J.yaml", "a" * 4097, "\udcff.yaml"])
+def test_a_file_that_would_not_read_back_is_not_journaled(path: Path, file: str) -> None:
+    with pytest.raises(StateError, match=f"cannot record {BRAND.key}: file"):
+        journal.put_line(BRAND._replace(file=file))
+
+
+def test_a_journaled_file_that_breaks_the_rules_is_refused(path: Path) -> None:
+    base = write_records(path, ACME)
+    line = journal.put_line(FILED).replace(b"manifests/", b"manifests\\u001b/")
+    leave_journal(path, base.lineage, 1, line, journal.forget_line(ACME.key))
+    with pytest.raises(StateError, match=r"line 2: put.file: cannot hold the character U\+001B"):
+        load_state(path)

@@ -102,7 +102,7 @@ CORRUPT: list[tuple[str, bytes, str]] = [
     ("truncated", GOLDEN.encode()[:-60], "not valid JSON"),
     ("not UTF-8", b'{"lineage": "\xff"}', "not UTF-8"),
     ("not an object", b"[]", "no JSON object"),
-    ("newer format_version", edited(lambda d: d.update(format_version=2)), "newer reconciler"),
+    ("newer format_version", edited(lambda d: d.update(format_version=3)), "newer reconciler"),
     ("format_version 0", edited(lambda d: d.update(format_version=0)), "format_version"),
     ("format_version text", edited(lambda d: d.update(format_version="1")), "format_version"),
     ("missing format_version", edited(lambda d: d.pop("format_version")), "format_version"),
@@ -222,7 +222,7 @@ def test_record_appends_one_journal_line_and_leaves_the_state_file(path: Path) -
         store.record(PRODUCT)
         lines = journal_of(path).read_bytes().splitlines()
         assert len(lines) == 3
-        assert json.loads(lines[0]) == {"journal": 1, "lineage": store.state.lineage, "serial": 1}
+        assert json.loads(lines[0]) == {"journal": 2, "lineage": store.state.lineage, "serial": 1}
         assert json.loads(lines[2])["op"] == "put"
         assert path.stat().st_ino == inode
         assert path.read_bytes() == before[path.name]
@@ -454,3 +454,36 @@ def test_open_removes_temporary_files_a_killed_writer_left(path: Path) -> None:
     assert all(name.exists() for name in leftovers)  # readers never write
     with StateStore.open(path):
         assert [name.exists() for name in [*leftovers, other]] == [False, False, True]
+
+
+# --- format_version 1 states: read, filled, written as 2 --------------------------------------
+
+
+def _version_1(path: Path, *records: Record) -> bytes:
+    """A state file as a reconciler of format_version 1 wrote it."""
+    write_records(path, *records)
+    data = path.read_bytes().replace(b'"format_version": 2', b'"format_version": 1', 1)
+    path.write_bytes(data)
+    return data
+
+
+def test_a_version_1_state_stays_as_it_is_while_nothing_changes(path: Path) -> None:
+    data = _version_1(path, ACME, BRAND)
+    assert {record.file for record in load_state(path).records.values()} == {None}
+    with StateStore.open(path) as store:
+        store.fill_files({ACME.key: "manifests/a.yaml", BRAND.key: "manifests/b.yaml"})
+    assert path.read_bytes() == data  # a fill alone writes nothing
+
+
+def test_files_are_filled_when_the_state_is_written_and_it_becomes_version_2(path: Path) -> None:
+    _version_1(path, ACME, BRAND)
+    product = PRODUCT._replace(file="manifests/p.yaml")
+    with StateStore.open(path) as store:
+        store.fill_files({ACME.key: "manifests/a.yaml", PRODUCT.key: "manifests/old.yaml"})
+        store.record(product)  # recorded with its own file, which a fill never overrides
+        assert store.state.records[ACME.key].file is None  # only when written
+    document = json.loads(path.read_bytes())
+    assert document["format_version"] == FORMAT_VERSION == 2
+    files = {entry["id"]: entry.get("file") for entry in document["resources"]}
+    assert files == {"ACC-1": "manifests/a.yaml", "BR-1": None, "P-1": "manifests/p.yaml"}
+    assert load_state(path).records[ACME.key] == ACME._replace(file="manifests/a.yaml")
