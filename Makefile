@@ -16,7 +16,7 @@ SIZES ?= 1000 10000 100000
 RUNS ?= 5
 BENCH_OUT ?= docs/benchmarks.md
 
-.PHONY: demo test bench bench-apply lint types unit fmt clean
+.PHONY: demo test bench bench-apply bench-refresh lint types unit fmt clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,6 @@ clean:
 
 bench-apply: $(STAMP)
 	$(BIN)/python bench/apply_parallel.py --write docs/benchmarks.md
+
+bench-refresh: $(STAMP)
+	$(BIN)/python bench/refresh_speed.py --write docs/benchmarks.md

@@ -151,14 +151,21 @@ def _broken(entry: Entry, kind: int) -> Entry:
     return {**entry, "description": ""}  # an empty value
 
 
-def write_state(path: Path, catalogue: Catalogue, *, everything: bool = False) -> int:
+def write_state(path: Path, catalogue: Catalogue, layout: str, *, everything: bool = False) -> int:
     """docs/state.md's format, holding 99% of the entities, 1% of those with an older name; with
-    `everything`, every entity as declared (a plan finds nothing to do). Returns the number of
-    changes a plan finds: creates and updates."""
+    `everything`, every entity as declared (a plan finds nothing to do). Each record names the
+    file `write_manifests` put it in (`ok/...`, relative to the state's folder), as apply
+    records it. Returns the number of changes a plan finds: creates and updates."""
     resources, changes, cor_id = [], 0, 1000
+    parts = 1 if layout == "one" else FILES_SPREAD
     for kind, entries in zip(
         ("client", "brand", "product"), catalogue.sections().values(), strict=True
     ):
+        files = [
+            f"ok/{'catalogue' if parts == 1 else f'part-{part:03d}'}.yaml"
+            for part in range(parts)
+            for _ in range((part + 1) * len(entries) // parts - part * len(entries) // parts)
+        ]
         for index, entry in enumerate(entries):
             cor_id += 1
             if index % 100 == 0 and not everything:  # not recorded yet: a create
@@ -170,9 +177,9 @@ def write_state(path: Path, catalogue: Catalogue, *, everything: bool = False) -
                 changes += 1
             resources.append(
                 {"kind": kind, "source": SOURCE, "id": entry["id"], "cor_id": cor_id}
-                | {"attributes": dict(sorted(attributes.items()))}
+                | {"attributes": dict(sorted(attributes.items())), "file": files[index]}
             )
-    document = {"format_version": 1, "lineage": "0" * 32, "serial": 1, "resources": resources}
+    document = {"format_version": 2, "lineage": "0" * 32, "serial": 1, "resources": resources}
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return changes
 
@@ -183,8 +190,8 @@ def generate(size: int, layout: str, folder: Path) -> tuple[int, int]:
     catalogue = Catalogue.make(size)
     yaml_bytes = write_manifests(folder / "ok", catalogue, layout)
     write_manifests(folder / "bad", catalogue, layout, errors=size // 10)
-    write_state(folder / "state-all.json", catalogue, everything=True)
-    return yaml_bytes, write_state(folder / "state.json", catalogue)
+    write_state(folder / "state-all.json", catalogue, layout, everything=True)
+    return yaml_bytes, write_state(folder / "state.json", catalogue, layout)
 
 
 @dataclass

@@ -45,6 +45,7 @@ TARGET_SECONDS = 10.0
 # The commands timed, by label: each reads every recorded record (one line adds another).
 COMMANDS: dict[str, list[str]] = {
     "audit --remote": ["audit", "--remote", "--detailed-exitcode"],
+    "plan --refresh": ["plan", "--refresh", "--detailed-exitcode"],
 }
 _SAID = re.compile(r"from COR in ([0-9,]+) requests?\.")
 

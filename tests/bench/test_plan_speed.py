@@ -6,6 +6,7 @@ No timing is asserted here: timings belong to the benchmark's own output (docs/b
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_the_generated_manifests_and_state(bench: ModuleType, layout: str, tmp_p
     catalogue = bench.Catalogue.make(1_000)
     bench.write_manifests(tmp_path / "ok", catalogue, layout)
     bench.write_manifests(tmp_path / "bad", catalogue, layout, errors=100)
-    changes = bench.write_state(tmp_path / "state.json", catalogue)
+    changes = bench.write_state(tmp_path / "state.json", catalogue, layout)
     files = list((tmp_path / "ok").glob("*.yaml"))
     assert len(files) == (1 if layout == "one" else 100)
     desired = read_manifests([tmp_path / "ok"])
@@ -53,6 +54,8 @@ def test_the_generated_manifests_and_state(bench: ModuleType, layout: str, tmp_p
     ]
     assert len(changed) == 10  # index 50 of every 100 (of products only: 50 brands, 10 clients)
     assert changes == 12 + len(changed)
+    for key, record in state.records.items():  # each record names the file that declares it
+        assert record.file == os.path.relpath(desired[key].location.path, tmp_path)
     with pytest.raises(ManifestError) as raised:
         read_manifests([tmp_path / "bad"])
     assert len(raised.value.problems) == 100
