@@ -43,10 +43,6 @@ def read_live_state(
     with connection.connect().client() as client:
         reading = read_live(records.values(), client.read, parallelism=connection.parallelism)
     live = refresh(records, reading.answers)
-    stderr_log(
-        f"Refreshed {counted(len(records), 'record')} from COR in "
-        f"{counted(reading.requests, 'request')}."
-    )
     if live.errors:
         lines = [f"  {error.key} (cor_id {error.cor_id}): {error.message}" for error in live.errors]
         more = len(lines) - _SHOWN
@@ -55,4 +51,8 @@ def read_live_state(
             f"the refresh could not read {counted(len(live.errors), 'record')} from COR, so "
             "nothing was planned:\n" + "\n".join(shown)
         )
+    stderr_log(
+        f"Refreshed {counted(len(records), 'record')} from COR in "
+        f"{counted(reading.requests, 'request')}."
+    )
     return live

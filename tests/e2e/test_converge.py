@@ -194,3 +194,20 @@ def test_a_saved_refreshed_plan_applies_only_if_cor_still_holds_what_it_saw(
     code, out, err = cli("apply", "--plan", "drift.plan")
     assert code == 0, out + err
     assert_converged(cli)
+
+
+def test_a_refresh_that_cannot_read_cor_plans_and_changes_nothing(
+    applied: Path, emulator: RunningEmulator, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = live(emulator)
+    (applied / "manifests" / "salesforce.yaml").write_text(
+        SALESFORCE.replace("Globex", "Globex 2"), encoding="utf-8"
+    )
+    monkeypatch.setenv("COR_READ_API_URL", f"{emulator.url}/no-such-api")
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        code, out, err = cli(*command, "--refresh")
+        assert (code, out) == (1, ""), err  # not a plan made on a guess
+        assert "error: the refresh could not read 7 records from COR, so nothing was planned" in err
+        assert "(is the read API URL right?)" in err
+        assert "Refreshed" not in err
+    assert live(emulator) == before
