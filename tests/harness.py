@@ -86,6 +86,10 @@ class RunningEmulator:
         """An out-of-band change in COR (POST /_emulator/mutate)."""
         httpx.post(f"{self.url}/_emulator/mutate", json=change).raise_for_status()
 
+    def configure(self, **config: Any) -> None:
+        """Switch a setting at run time (POST /_emulator/config; the reset puts it back)."""
+        httpx.post(f"{self.url}/_emulator/config", json=config).raise_for_status()
+
     def reset(self) -> None:
         """Forget every record, fault, issued token and statistic (POST /_emulator/reset)."""
         httpx.post(f"{self.url}/_emulator/reset").raise_for_status()

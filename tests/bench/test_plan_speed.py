@@ -5,7 +5,6 @@ No timing is asserted here: timings belong to the benchmark's own output (docs/b
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,24 +16,12 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifests.reader import read_manifests
 from reconciler.state.store import load_state
-from tests.paths import ROOT
-
-BENCH = ROOT / "bench"
+from tests.bench.modules import BENCH, load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # plan_speed imports its sibling apply_parallel
-    try:
-        spec = importlib.util.spec_from_file_location("plan_speed", BENCH / "plan_speed.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["plan_speed"] = module  # its dataclasses look their module up there
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
+    return load_bench("plan_speed")
 
 
 @pytest.mark.parametrize("layout", ["one", "spread"])

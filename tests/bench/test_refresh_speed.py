@@ -6,7 +6,6 @@ No timing is asserted here: timings belong to the benchmark's own output (docs/b
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -19,24 +18,12 @@ from reconciler.core.resources import Kind
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from reconciler.manifests.reader import read_manifests
 from reconciler.state.store import load_state
-from tests.paths import ROOT
-
-BENCH = ROOT / "bench"
+from tests.bench.modules import BENCH, load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # refresh_speed imports its sibling publish
-    try:
-        spec = importlib.util.spec_from_file_location("refresh_speed", BENCH / "refresh_speed.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["refresh_speed"] = module  # its dataclasses look their module up there
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
+    return load_bench("refresh_speed")
 
 
 def test_the_filled_emulator_the_manifests_and_the_state_agree(

@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.harness import Cli, RunningEmulator, WorkFolder
@@ -36,11 +35,6 @@ def live(emulator: RunningEmulator) -> dict[tuple[str, str], dict[str, Any]]:
     counts = Counter((r["kind"], r["id"]) for r in records)
     assert all(n == 1 for n in counts.values()), counts
     return {(r["kind"], r["id"]): r for r in records}
-
-
-def set_deleted_ids(emulator: RunningEmulator, reading: str) -> None:
-    """Which reading of "deleted in COR" the emulator models (docs/emulator.md)."""
-    httpx.post(f"{emulator.url}/_emulator/config", json={"deleted_ids": reading}).raise_for_status()
 
 
 def assert_converged(cli: Cli) -> None:
@@ -108,7 +102,7 @@ def test_drift_in_cor_is_planned_marked_and_repaired_by_apply_refresh(
 def test_a_product_deleted_in_cor_is_created_again_under_either_reading(
     reading: str, applied: Path, emulator: RunningEmulator, cli: Cli
 ) -> None:
-    set_deleted_ids(emulator, reading)
+    emulator.configure(deleted_ids=reading)  # docs/emulator.md, open question 7
     emulator.mutate(kind="product", source=SF, id="SF-PROD-1", delete=True)
     code, out, err = cli("apply", "--refresh", "--auto-approve")
     assert code == 0, out + err
