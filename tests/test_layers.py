@@ -68,6 +68,7 @@ ONLY_IN: dict[str, tuple[str, ...]] = {
         "reconciler/state/",
     ),
     "pydantic_core": ("reconciler/manifests/schema.py",),
+    "tomli": ("reconciler/cli/config.py",),  # tomllib before Python 3.11: reconciler.toml
 }
 
 

@@ -171,7 +171,7 @@ def _look_up(
     if stop.stopped:
         return None
     try:
-        result = adopt(change, send, known, "adopted: it exists in COR")
+        result = adopt(change, send, known, "it exists in COR")
     except NotFoundError:
         result = Result(
             change, Outcome.NOT_FOUND, reason="COR does not know it; apply will create it"

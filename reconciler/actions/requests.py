@@ -56,14 +56,14 @@ def run_one(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> S
 def _create(change: Change, send: Send, cor_ids: Mapping[ResourceKey, int]) -> Result:
     if change.in_doubt:  # an earlier create may have happened: adopt first
         try:
-            return adopt(change, send, cor_ids, "adopted: an earlier create had succeeded")
+            return adopt(change, send, cor_ids, "an earlier create had succeeded")
         except NotFoundError:
             pass  # it never happened: create it now
     try:
         answer = send(create_call(change.key, change.attributes))
     except DuplicateError:
         try:
-            return adopt(change, send, cor_ids, "adopted: it already existed in COR")
+            return adopt(change, send, cor_ids, "it already existed in COR")
         except NotFoundError:  # the id is still mapped to a record deleted in COR itself
             return _recreate(change, send)
     except _REFUSALS as error:

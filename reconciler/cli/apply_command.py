@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from reconciler.actions.apply import apply_plan, check_applicable
 from reconciler.actions.outcomes import Result, second_round
@@ -27,7 +28,9 @@ from reconciler.cli.console import (
     echo_above,
     show_status,
     stderr_log,
+    stderr_warning,
     stderr_write,
+    verbose,
 )
 from reconciler.cli.options import (
     DEFAULT_PATHS,
@@ -53,6 +56,7 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.manifests.reader import read_manifests
+from reconciler.output.apply_json import render_apply_json
 from reconciler.output.apply_text import render_apply_summary, render_result
 from reconciler.output.plan_json import plan_document
 from reconciler.output.plan_text import refusal, render_text
@@ -75,6 +79,15 @@ from reconciler.state.store import StateStore
     help="Apply exactly this saved plan (from `plan --out`), without asking; refused (exit 4) "
     "if the state, the manifests or the file changed since.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json: one document of the results and the summary on stdout, the "
+    "plan and progress on stderr (docs/outputs.md; needs --auto-approve or --plan).",
+)
 @planning_options
 @read_api_option
 @no_color_option
@@ -84,6 +97,7 @@ def apply(
     state_path: Path,
     auto_approve: bool,
     plan_file: Path | None,
+    output_format: str,
     no_color: bool,
     max_file_size: int,
     connection: ConnectionOptions,
@@ -94,10 +108,15 @@ def apply(
     Credentials come from the environment only: COR_TOKEN, or COR_API_KEY and
     COR_CLIENT_SECRET.
     """
-    color = colour(no_color)
+    as_json = output_format == "json"
+    if plan_file is not None:
+        _refuse_contradictions(click.get_current_context())
+    elif as_json and not auto_approve:
+        raise UsageError("apply --format json never asks: give --auto-approve or --plan")
+    color = colour(no_color) and not as_json
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     saved = _read_saved_plan(plan_file) if plan_file is not None else None
-    with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
+    with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
         state = store.state
         here, base = folders(state_path)
         plan_options = scoped(plan_options, paths, here, base)  # what a prune may delete
@@ -115,9 +134,11 @@ def apply(
                 saved, str(plan_file), desired, state.lineage, state.serial, current
             )
             auto_approve = True
-        click.echo(render_text(the_plan, color=color), nl=False)
+        click.echo(render_text(the_plan, color=color), nl=False, err=as_json)
         if the_plan.summary.changes == 0:
             _keep_refreshed(the_plan, store)
+            if as_json:
+                click.echo(render_apply_json(the_plan, None), nl=False)
             return EXIT_OK
         if the_plan.refused:
             raise RefusedError(_refused(the_plan))
@@ -127,7 +148,7 @@ def apply(
             click.echo("Apply cancelled; nothing was changed.", err=True)
             return EXIT_FAILURE
         _keep_refreshed(the_plan, store)
-        return _run_apply(the_plan, store, connected, color)
+        return _run_apply(the_plan, store, connected, color, as_json)
 
 
 def _refused(the_plan: Plan) -> str:
@@ -160,14 +181,21 @@ def _keep_refreshed(the_plan: Plan, store: StateStore) -> None:
         )
 
 
-def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color: bool) -> int:
-    click.echo("")
+def _run_apply(
+    the_plan: Plan, store: StateStore, connection: Connection, color: bool, as_json: bool = False
+) -> int:
+    click.echo("", err=as_json)
     totals = Counter(change.key.kind for change in the_plan.changes)
     terminal = sys.stderr.isatty()
-    progress = Progress(totals, write=show_status if terminal else stderr_write, terminal=terminal)
+    draw = show_status if terminal else stderr_write
+    quiet = not verbose()  # --log-level warning: no progress either
+    progress = Progress(totals, write=_nowhere if quiet else draw, terminal=terminal)
 
     def show(result: Result) -> None:
-        echo_above(render_result(result, color=color))
+        if as_json:  # stdout holds the document alone
+            stderr_log(render_result(result).rstrip("\n"))
+        else:
+            echo_above(render_result(result, color=color))
         progress.settled(result)
 
     with connection.client() as client, _StopOnSignal() as stop:
@@ -184,13 +212,19 @@ def _run_apply(the_plan: Plan, store: StateStore, connection: Connection, color:
             )
         finally:
             progress.clear()
-        click.echo(render_apply_summary(report), nl=False)
+        click.echo(render_apply_summary(report), nl=False, err=as_json)
+        if as_json:
+            click.echo(render_apply_json(the_plan, report), nl=False)
         if report.stopped_by:
             click.echo(f"error: {report.stopped_by}", err=True)
         store.close()  # the state is written whole before a signal counts (exit 130 after)
     if report.interrupted or stop.requested:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _nowhere(_text: str) -> None:
+    pass
 
 
 def _approved(auto_approve: bool) -> bool:
@@ -201,10 +235,35 @@ def _approved(auto_approve: bool) -> bool:
             "apply needs a terminal to ask for confirmation; in CI pass --auto-approve "
             "(nothing was changed)"
         )
-    answer = click.prompt(
-        "Do you want to apply these changes? Only 'yes' will be accepted", default=""
+    answer = click.prompt(  # no default: click would show it as `[]`
+        "Do you want to apply these changes? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
     )
     return bool(answer.strip() == "yes")
+
+
+# The options a saved plan was made with, which it applies with: given again, they are refused.
+_SAVED_WITH = frozenset(
+    {"prune", "force", "max_delete", "max_delete_share", "sources", "targets", "refresh"}
+    | {"allow_replace"}
+)
+_GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _refuse_contradictions(ctx: click.Context) -> None:
+    """`apply --plan` applies the saved plan with its own options: one given here would be
+    silently ignored, so it is refused (exit 3), as Terraform refuses them with a saved plan."""
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in _SAVED_WITH and ctx.get_parameter_source(param.name) in _GIVEN
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} cannot be given with --plan: a saved plan applies with the "
+            "options it was made with (`plan --out`); drop them, or plan again with them"
+        )
 
 
 def _read_saved_plan(path: Path) -> saved_plan.SavedPlan:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.console import stderr_log
+from reconciler.cli.console import http_debug, stderr_log
 from reconciler.cli.options import F, gathered, with_options
 from reconciler.cor.endpoints import DEFAULT_API_URL, DEFAULT_AUTH_URL, DEFAULT_READ_API_URL
 
@@ -36,7 +37,12 @@ class _Seconds(click.FloatRange):
 
 
 _API_URL = click.option(
-    "--api-url", envvar="COR_API_URL", show_envvar=True, default=DEFAULT_API_URL, show_default=True
+    "--api-url",
+    envvar="COR_API_URL",
+    show_envvar=True,
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="COR's Integrations API, where records are created, updated and deleted.",
 )
 # --read-api-url, for a command that reads COR (audit --remote, plan/apply --refresh): put it
 # above `client_options`, which hands it to the command in `connection: ConnectionOptions`.
@@ -56,6 +62,7 @@ _CLIENT_OPTIONS = (
         show_envvar=True,
         default=DEFAULT_AUTH_URL,
         show_default=True,
+        help="COR's auth API, which exchanges COR_API_KEY and COR_CLIENT_SECRET for a token.",
     ),
     click.option(
         "--timeout",
@@ -63,13 +70,6 @@ _CLIENT_OPTIONS = (
         default=30.0,
         show_default=True,
         help="Seconds one attempt may take in all, from connecting to the last byte of the answer.",
-    ),
-    click.option(
-        "--parallelism",
-        type=click.IntRange(1, 64),
-        default=8,
-        show_default=True,
-        help="Requests in flight together (a record still waits for what it references).",
     ),
     click.option(
         "--retry-attempts",
@@ -119,12 +119,34 @@ class ConnectionOptions:
 _GATHERED = tuple(f.name for f in fields(ConnectionOptions))
 
 
+# --parallelism does not mean the same for each command: its help is the command's own
+_PARALLELISM_HELP = {
+    "apply": "Requests in flight together (a record still waits for what it references).",
+    "import_command": "Records looked up and adopted together, kind by kind (clients, then "
+    "brands, then products).",
+    "audit": "Reads from COR in flight together, with --remote (records and list pages).",
+    "plan": "Reads from COR in flight together, with --refresh (list pages and records).",
+}
+
+
+def _parallelism(command: F) -> Callable[[F], F]:
+    name = getattr(command, "__name__", "")
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help=_PARALLELISM_HELP.get(name, "Requests to COR in flight together."),
+    )
+
+
 def client_options(command: F) -> F:
     """Add --auth-url, --timeout, --parallelism, --retry-attempts, --retry-max-wait; the
     command receives them (with --api-url / --read-api-url if it has them) as
     `connection: ConnectionOptions`."""
+    options = (*_CLIENT_OPTIONS[:2], _parallelism(command), *_CLIENT_OPTIONS[2:])
     command = gathered(_GATHERED, "connection", ConnectionOptions)(command)
-    return with_options(command, _CLIENT_OPTIONS)
+    return with_options(command, options)
 
 
 def connection_options(command: F) -> F:
@@ -165,5 +187,6 @@ class Connection:
             timeout=self.timeout,
             retry=self.retry,
             log=stderr_log,
+            debug=http_debug(),  # --log-level debug: a line per HTTP attempt
             max_connections=self.parallelism,
         )

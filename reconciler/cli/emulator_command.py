@@ -13,10 +13,22 @@ from reconciler.errors import EXIT_OK
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="The port to listen on; 0 picks a free one.",
+)
 @click.option("--token", default="demo-token", show_default=True, help="A bearer token accepted.")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Milliseconds added before every answer (for benchmarks).",
+)
 @click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),

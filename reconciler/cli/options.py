@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from reconciler.cli.config import PATHS_META
 from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
 from reconciler.core.resources import SOURCES
 from reconciler.core.scope import scope_of
@@ -31,7 +32,15 @@ DEFAULT_PATHS = ("manifests",)
 DEFAULT_STATE = "reconciler.state.json"
 DEFAULT_CACHE_DIR = ".reconciler-cache"
 
-paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+
+def _configured_paths(ctx: click.Context, _: click.Parameter, paths: tuple[str, ...]) -> Any:
+    """No PATHS given: the config file's `paths`, if it has them (cli/config.py)."""
+    return paths or ctx.meta.get(PATHS_META, ())
+
+
+paths_argument = click.argument(
+    "paths", nargs=-1, type=click.Path(path_type=str), callback=_configured_paths
+)
 
 
 def folders(state_path: Path) -> tuple[str, str]:

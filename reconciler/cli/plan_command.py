@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.base_branch import BaseSource, against_base, base_options, read_base
 from reconciler.cli.connection import ConnectionOptions, client_options, read_api_option
 from reconciler.cli.console import colour, stderr_log
 from reconciler.cli.options import (
@@ -60,6 +61,7 @@ from reconciler.state.store import load_state
 @no_color_option
 @cache_options
 @max_file_size_option
+@base_options
 def plan(
     paths: tuple[str, ...],
     state_path: Path,
@@ -71,6 +73,7 @@ def plan(
     max_file_size: int,
     plan_options: PlanOptions,
     connection: ConnectionOptions,
+    base_source: BaseSource | None,
 ) -> int:
     """Show what apply would change, from the manifests and the state file only (offline).
 
@@ -80,12 +83,14 @@ def plan(
     desired = read_manifests(paths or DEFAULT_PATHS, store=cache, max_file_size=max_file_size)
     state = load_state(state_path)
     here, base = folders(state_path)
+    theirs = read_base(base_source, paths or DEFAULT_PATHS, cache, max_file_size)  # --base-*
     plan_options = scoped(plan_options, paths, here, base)  # what a prune may delete; saved with it
     live = read_live_state(state.records, plan_options, connection)
     with no_gc():  # what was read lives until the end: no collection would free any of it
         the_plan = make_plan(
             desired, state.records, state.in_doubt, plan_options, live, cwd=here, base=base
         )
+        the_plan = against_base(the_plan, theirs, state, plan_options, live, cwd=here, base=base)
         if output_format == "json":
             click.echo(render_json(the_plan), nl=False)
         elif output_format == "markdown":
@@ -96,16 +101,23 @@ def plan(
             stderr_log(f"error: {refusal(the_plan)}; exit 4")
             return EXIT_REFUSED
         if out_path is not None:
-            _save(out_path, the_plan, desired, state, plan_options)
+            _save(out_path, the_plan, desired, state, plan_options, paths or DEFAULT_PATHS)
         has_changes = the_plan.summary.changes > 0
         return EXIT_CHANGES if detailed_exitcode and has_changes else EXIT_OK
 
 
-def _save(path: Path, the_plan: Plan, desired: Desired, state: State, options: PlanOptions) -> None:
+def _save(
+    path: Path,
+    the_plan: Plan,
+    desired: Desired,
+    state: State,
+    options: PlanOptions,
+    paths: tuple[str, ...],
+) -> None:
     from reconciler.core import saved_plan  # pydantic: only when a plan is saved
 
     document = plan_document(the_plan)
-    text = saved_plan.save(document, desired, state.lineage, state.serial, options)
+    text = saved_plan.save(document, desired, state.lineage, state.serial, options, paths)
     try:
         write_atomically(path, text.encode("utf-8"), durable=False, mode=PRIVATE)
     except OSError as error:

@@ -45,7 +45,14 @@ def state() -> None:
 @state_option
 @click.option("--kind", type=kind_choice, help="Only records of this kind.")
 @click.option("--source", type=source_choice, help="Only records of this source.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text, one record a line; json, a list of records as `state show` prints them.",
+)
 def list_records(state_path: Path, kind: str | None, source: str | None, output_format: str) -> int:
     """List the records of the state, in apply order, with COR's ids."""
     current = load_state(state_path)

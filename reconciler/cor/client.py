@@ -5,7 +5,9 @@
 classifies it (answers.py). Each attempt is built anew with the token of the moment, ends by
 its deadline (deadline.py) and reads at most so much of the answer (bodies.py). Every message,
 log line and answer is scrubbed of the token, key, secret and any token seen (scrub.py), and
-what COR said reaches a message only made printable (core/text.py).
+what COR said reaches a message only made printable (core/text.py). Given a `debug` sink, it
+also writes one line per HTTP attempt (`_trace`): method, path, outcome, duration, attempt and
+the record it is for, scrubbed as every other line.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ USER_AGENT = f"cor-reconciler/{__version__}"
 POOL_SIZE = 8  # connections per httpx pool (see CorClient.__init__)
 _DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is safe
 _DEFAULT_LIMITS = Limits()
+_TOKEN = "access token"  # the subject of a token request, in debug lines
 Build = Callable[[], httpx.Request]
 
 
@@ -104,6 +107,7 @@ class CorClient:
         retry: RetryPolicy = _DEFAULT_RETRY,
         limits: Limits = _DEFAULT_LIMITS,
         log: Callable[[str], None] = lambda _msg: None,
+        debug: Callable[[str], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -115,6 +119,7 @@ class CorClient:
         self._read_api_url = _base_url(read_api_url, "the read API URL")
         self._timeout, self._limits = _seconds(timeout), limits
         self._retry, self._log, self._sleep, self._clock = retry, log, sleep, clock
+        self._debug = debug
         self._rng = rng or random.Random()
         self._deadlines = Deadlines()
         # Worker threads share pools of at most POOL_SIZE connections: httpcore's pool does
@@ -170,10 +175,17 @@ class CorClient:
             headers = {"Authorization": f"Bearer {token}"}
             return self._http.build_request("GET", url, headers=headers)
 
-        return self._authorised(f"GET {httpx.URL(url).path}", build, subject)
+        target = httpx.URL(url)
+        query = f"?{target.query.decode('ascii')}" if target.query else ""
+        traced = f"GET {target.path}{query}"  # the debug line shows the page asked for
+        return self._authorised(f"GET {target.path}", build, subject, traced)
 
     def _authorised(
-        self, label: str, build: Callable[[str], httpx.Request], subject: str
+        self,
+        label: str,
+        build: Callable[[str], httpx.Request],
+        subject: str,
+        traced: str = "",
     ) -> dict[str, Any]:
         """The answer to `build(token)`, built anew for each attempt with the token of the
         moment (one that expired during a backoff is renewed, not resent); a 401 renews the
@@ -185,7 +197,7 @@ class CorClient:
             sent.append(token)
             return build(token)
 
-        answer = self._exchange(label, make, subject)
+        answer = self._exchange(label, make, subject, traced)
         if answer.status == 401:
             if not self._tokens.renewable:
                 raise AuthError(
@@ -194,7 +206,7 @@ class CorClient:
                     status=401,
                 )
             self._tokens.renew("COR refused the access token (401)", refused=sent[-1])
-            answer = self._exchange(label, make, subject)
+            answer = self._exchange(label, make, subject, traced)
         return self._answer(label, answer)
 
     def close(self) -> None:
@@ -222,16 +234,16 @@ class CorClient:
         def make() -> httpx.Request:
             return self._http.build_request("POST", url, headers=headers, data=form)
 
-        return self._answer(label, self._exchange(label, make, ""))
+        return self._answer(label, self._exchange(label, make, _TOKEN))
 
-    def _exchange(self, label: str, make: Build, subject: str) -> _Answer:
+    def _exchange(self, label: str, make: Build, subject: str, traced: str = "") -> _Answer:
         """Send, retrying 429/5xx answers, timeouts and lost connections; the last answer
         otherwise. A 429 with Retry-After waits without spending an attempt."""
         waited, attempt, sends, limit = 0.0, 1, 0, self._retry.max_attempts
-        named = f"{subject}: {label}" if subject else label
+        named = f"{subject}: {label}" if subject and subject != _TOKEN else label
         while True:
             sends += 1
-            outcome = self._attempt(label, make)
+            outcome = self._traced(traced or label, make, sends, subject)
             if isinstance(outcome, _Answer):
                 return outcome
             if outcome.asked_to_wait:
@@ -251,6 +263,33 @@ class CorClient:
                 waited += self._retry.charge_asked(delay)
             else:
                 waited, attempt = waited + delay, attempt + 1
+
+    def _traced(self, label: str, make: Build, sends: int, subject: str) -> _Answer | _Setback:
+        """`_attempt`, and with a debug sink its line: `debug: POST /v2/integrations/clients:
+        201 Created in 12 ms (attempt 1; client SAP/C1)`."""
+        if self._debug is None:
+            return self._attempt(label, make)
+        started = time.perf_counter()
+        try:
+            outcome = self._attempt(label, make)
+        except ApiError as error:
+            self._trace(label, f"failed: {error}", started, sends, subject)
+            raise
+        if isinstance(outcome, _Answer):
+            told = f"{outcome.status} {_phrase(outcome.status)}"
+        else:
+            told = outcome.brief
+        self._trace(label, told, started, sends, subject)
+        return outcome
+
+    def _trace(self, label: str, told: str, started: float, sends: int, subject: str) -> None:
+        if self._debug is None:
+            return
+        took = (time.perf_counter() - started) * 1000
+        record = f"; {subject}" if subject else ""
+        self._debug(
+            self._clean(f"debug: {label}: {told} in {took:.0f} ms (attempt {sends}{record})")
+        )
 
     def _attempt(self, label: str, make: Build) -> _Answer | _Setback:
         """One request, built now and bounded by the deadline and the body limits."""

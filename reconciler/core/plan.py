@@ -52,6 +52,7 @@ class Change:
     drift: str = ""  # with --refresh: "changed in COR" or "deleted in COR" (core/refresh.py)
     replaced_with: ResourceKey | None = None  # replaced because its parent is (a brand's product)
     file: str | None = None  # the manifest file declaring it (a delete: recorded), core/scope.py
+    pending_on_base: bool = False  # the base branch's own plan holds it too (core/baseline.py)
 
     def record(self, cor_id: int) -> Record:
         """What the state records once COR holds this change's record under `cor_id`: the

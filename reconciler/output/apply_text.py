@@ -7,7 +7,6 @@ parameter. Imports core values, `actions.outcomes` (plain values) and `output.st
 from __future__ import annotations
 
 from reconciler.actions.outcomes import ApplyReport, ImportReport, Outcome, Result, next_apply
-from reconciler.core.plan import Action
 from reconciler.output.style import paint
 
 _OUTCOME_STYLE = {
@@ -35,7 +34,7 @@ def render_result(result: Result, *, color: bool = False) -> str:
 
 def render_apply_summary(report: ApplyReport) -> str:
     """What was in doubt (sent, outcome unknown) and not attempted (never sent), then the
-    counts; `in doubt` is counted only when there is one."""
+    counts, always the same six fields in the same order (a script may parse the line)."""
     lines = []
     if report.in_doubt:
         lines.append(f"{len(report.in_doubt)} change(s) in doubt (sent; not known to be done):")
@@ -48,13 +47,10 @@ def render_apply_summary(report: ApplyReport) -> str:
         lines.extend(f"  {change.action.value} {change.key}" for change in report.remaining)
     created = report.count(Outcome.CREATED, Outcome.ADOPTED)
     state = "interrupted" if report.interrupted else "stopped" if report.stopped_by else "complete"
-    deletes = any(r.change.action is Action.DELETE for r in report.results)
-    deleted = f"{report.count(Outcome.DELETED)} deleted, " if deletes else ""
-    doubt = f"{len(report.in_doubt)} in doubt, " if report.in_doubt else ""
     lines.append(
         f"Apply {state}: {created} created, {report.count(Outcome.UPDATED)} updated, "
-        f"{deleted}{report.count(Outcome.FAILED)} failed, {doubt}"
-        f"{report.count(Outcome.SKIPPED)} skipped."
+        f"{report.count(Outcome.DELETED)} deleted, {report.count(Outcome.FAILED)} failed, "
+        f"{len(report.in_doubt)} in doubt, {report.count(Outcome.SKIPPED)} skipped."
     )
     return "".join(line + "\n" for line in lines)
 

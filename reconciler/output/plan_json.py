@@ -75,4 +75,5 @@ def _change_json(change: Change) -> dict[str, Any]:
         "drift": bool(change.drift),
         "drift_reason": change.drift or None,
         "replaced_with": None if change.replaced_with is None else key_json(change.replaced_with),
+        "pending_on_base": change.pending_on_base,
     }

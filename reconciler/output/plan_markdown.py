@@ -4,8 +4,10 @@ Pure (`plan → render`): a function from a Plan to a string; no file, clock or 
 GitHub refuses longer comments, so the output never exceeds `limit` characters: the marker,
 heading, warnings and summary table always stay, and the details are trimmed by priority
 (replacements, deletes, in-doubt records, updates, creates, not-declared records), each kind saying
-exactly what it left out. User text (ids, names, any attribute) appears only inside fenced code
-blocks, JSON-quoted when not plain: never in the table, a <summary> or the marker.
+exactly what it left out. With a base (`plan --base-ref`), the changes already pending on it
+come in a part of their own after this pull request's, and are trimmed first. User text (ids,
+names, any attribute) appears only inside fenced code blocks, JSON-quoted when not plain: never
+in the table, a <summary> or the marker.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from reconciler.core.baseline import split
 from reconciler.core.plan import Action, Change, Plan, Summary
 from reconciler.core.resources import KINDS, Kind, Record, ResourceKey
 from reconciler.output.comment import CLOSE, COMMENT_LIMIT, fence, marker
-from reconciler.output.plan_text import change_lines
+from reconciler.output.plan_text import OURS_HEADING, PENDING_HEADING, change_lines
+from reconciler.output.plan_text import counts as change_counts
 from reconciler.output.style import counted, kept_why, plain, show_key
 
 # Categories of details, in trimming priority: what blocks the apply first, then what cannot be
@@ -77,7 +81,12 @@ def render_markdown(
     entries = _entries(plan)
     counts = _counts(entries)
     blocks = _head_blocks(plan, paths, counts)
-    if entries:
+    pending = [e for e in entries if isinstance(e.item, Change) and e.item.pending_on_base]
+    if pending:  # --base-ref: this pull request's changes, then the base's backlog
+        blocks += _split_blocks(
+            plan, entries, pending, limit - len("\n".join(blocks)), artifacts_hint
+        )
+    elif entries:
         room = limit - len("\n".join(blocks))
         blocks += _detail_blocks(entries, counts, room, artifacts_hint)
     text = "\n".join(blocks)
@@ -87,6 +96,30 @@ def render_markdown(
             f"summary need {len(text):,} characters"
         )
     return text
+
+
+def _split_blocks(
+    plan: Plan, entries: list[_Entry], pending: list[_Entry], room: int, hint: str
+) -> list[str]:
+    """The counts of each part, then this pull request's details (with the kept and in-doubt
+    records), then those already pending on the base; the base's are trimmed first."""
+    ours, theirs = split(plan.changes)
+    both = (
+        f"**This pull request**: {change_counts(ours, ',')}. **{PENDING_HEADING}**: "
+        f"{change_counts(theirs, ',')}.\n"
+    )
+    pending_ids = {id(entry) for entry in pending}
+    mine = [entry for entry in entries if id(entry) not in pending_ids]
+    our_head = f"#### {OURS_HEADING}\n" + ("" if mine else "\nNone.\n")
+    their_head = f"#### {PENDING_HEADING}\n"
+    room -= len(both) + len(our_head) + len(their_head) + 3  # the three blocks' joins
+    least = len(_left_out(hint)) + 1  # the base's details, all left out
+    blocks = [both, our_head]
+    if mine:
+        blocks += _detail_blocks(mine, _counts(mine), room - least, hint)
+        room -= len("\n".join(blocks[2:])) + 1
+    blocks.append(their_head)
+    return blocks + _detail_blocks(pending, _counts(pending), room, hint)
 
 
 def _entries(plan: Plan) -> list[_Entry]:
@@ -202,11 +235,15 @@ def _detail_blocks(
         reserve = sum(len(_omission(row, hint)) + 2 for row in counts.values())
         shown = _fitting(entries, texts, room - fixed - reserve)
     if shown < 0:
-        return [f"Details left out to fit the comment limit (counts above); {hint}\n"]
+        return [_left_out(hint)]
     by_kind: dict[Kind, list[tuple[_Entry, str]]] = {kind: [] for kind in counts}
     for entry, text in zip(entries[:shown], texts[:shown], strict=True):
         by_kind[entry.kind].append((entry, text))
     return [_section(kind, counts[kind], by_kind[kind], hint) for kind in counts]
+
+
+def _left_out(hint: str) -> str:
+    return f"Details left out to fit the comment limit (counts above); {hint}\n"
 
 
 def _fitting(entries: Sequence[_Entry], texts: list[str], room: int) -> int:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from reconciler.core.baseline import split
 from reconciler.core.plan import Action, Change, Plan
 from reconciler.core.resources import SPECS, ResourceKey
 from reconciler.core.text import printable
 from reconciler.output.style import counted, kept_why, paint, quote
 
+OURS_HEADING = "Changes this pull request makes"
+PENDING_HEADING = "Already pending on the base branch (not introduced by this pull request)"
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 _COLOUR = {
     Action.CREATE: "green",
@@ -30,10 +33,13 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
 
 def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
-    for change in plan.changes:
-        head, *details = change_lines(change, printable)
-        yield paint(head, _COLOUR[change.action], color)
-        yield from details
+    ours, pending = split(plan.changes)
+    if pending:  # --base-ref: this pull request's changes, then the base's backlog
+        yield OURS_HEADING + (":" if ours else ": none")
+    yield from _change_lines(ours, color)
+    if pending:
+        yield PENDING_HEADING + ":"
+        yield from _change_lines(pending, color)
     for record in plan.not_declared:
         text = f"  not declared — kept: {record.key} ({kept_why(record)})"
         yield paint(text, "dim", color)
@@ -54,6 +60,32 @@ def _text_lines(plan: Plan, color: bool) -> Iterator[str]:
     yield (
         f"Plan: {summary.create} to create, {summary.update} to update, {replacing}"
         f"{summary.delete} to delete."
+    )
+    if pending:
+        yield (
+            f"Of these, this pull request: {counts(ours)}; already pending on the base branch: "
+            f"{counts(pending)}."
+        )
+
+
+def _change_lines(changes: list[Change], color: bool) -> Iterator[str]:
+    for change in changes:
+        head, *details = change_lines(change, printable)
+        yield paint(head, _COLOUR[change.action], color)
+        yield from details
+
+
+def counts(changes: list[Change], number: str = "") -> str:
+    """`2 to create, 1 to update, 0 to delete` (`N to replace` only if any) of `changes`;
+    `number` formats each count (`,`: thousands grouped, as Markdown shows them)."""
+    done = {action: 0 for action in Action}
+    for change in changes:
+        done[change.action] += 1
+    n = {action: format(count, number) for action, count in done.items()}
+    replacing = f"{n[Action.REPLACE]} to replace, " if done[Action.REPLACE] else ""
+    return (
+        f"{n[Action.CREATE]} to create, {n[Action.UPDATE]} to update, {replacing}"
+        f"{n[Action.DELETE]} to delete"
     )
 
 

@@ -433,7 +433,7 @@ def test_a_create_whose_answer_was_lost_is_adopted_in_the_second_round() -> None
     )
     assert report.ok
     assert [(str(r.change.key), r.outcome, r.reason) for r in reported] == [
-        ("client SALESFORCE/C1", Outcome.ADOPTED, "adopted: an earlier create had succeeded"),
+        ("client SALESFORCE/C1", Outcome.ADOPTED, "an earlier create had succeeded"),
         ("brand SALESFORCE/B1", Outcome.CREATED, ""),
     ]
     assert [c.method for c in cor.calls] == ["POST", "PUT", "POST"]  # no second create of C1

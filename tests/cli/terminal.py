@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,12 +28,16 @@ def run_on_terminal(
     cwd: Path = ROOT,
     env: Mapping[str, str] | None = None,
     signal_at_prompt: bool = False,
+    columns: int | None = None,
     **variables: str,
 ) -> tuple[int, str]:
     """Run `reconciler ARGS` with stdin, stdout and stderr on a pseudo-terminal, in `cwd`,
     with `env` (default: this test's environment) plus `variables`; at the confirmation
-    prompt, type `answer`, or send SIGTERM (`signal_at_prompt`). (exit code, what it showed)"""
+    prompt, type `answer`, or send SIGTERM (`signal_at_prompt`); `columns`: the terminal's
+    width. (exit code, what it showed)"""
     main_fd, child_fd = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = subprocess.Popen(
         [sys.executable, "-m", "reconciler", *args],
         stdin=child_fd,

@@ -57,7 +57,10 @@ def test_the_saved_plan_is_applied_exactly_without_a_prompt(
     code, out, err = cli("apply", "--plan", "plan.json")  # no --auto-approve, no tty
     assert code == 0, err
     assert out.startswith(shown)  # the plan printed is the plan reviewed
-    assert out.splitlines()[-1] == "Apply complete: 3 created, 0 updated, 0 failed, 0 skipped."
+    assert (
+        out.splitlines()[-1]
+        == "Apply complete: 3 created, 0 updated, 0 deleted, 0 failed, 0 in doubt, 0 skipped."
+    )
     assert len(emulator.records()) == 3
 
 
@@ -242,7 +245,7 @@ def test_prune_deletes_products_before_their_brand_and_forgets_them(
     assert code == 0
     assert (
         out.splitlines()[-1]
-        == "Apply complete: 0 created, 0 updated, 2 deleted, 0 failed, 0 skipped."
+        == "Apply complete: 0 created, 0 updated, 2 deleted, 0 failed, 0 in doubt, 0 skipped."
     )
     assert out.index("- deleted product VBS/PX") < out.index("- deleted brand VBS/B2")
     assert "PX" not in live(emulator)
@@ -350,5 +353,8 @@ def test_apply_asks_on_a_terminal_and_only_yes_applies(
 
     code, output = run_on_terminal(["apply", "manifests"], "yes", RECONCILER_STATE=state)
     assert code == 0, output
-    assert "Apply complete: 38 created, 0 updated, 0 failed, 0 skipped." in output
+    assert (
+        "Apply complete: 38 created, 0 updated, 0 deleted, 0 failed, 0 in doubt, 0 skipped."
+        in output
+    )
     assert len(emulator.records()) == 38

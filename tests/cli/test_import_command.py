@@ -67,9 +67,9 @@ def test_existing_records_are_adopted_with_their_cor_ids_and_never_duplicated(
     code, out, _ = cli("import")
     assert code == 1  # B3 exists under another client: reported, not recorded
     lines = out.splitlines()
-    assert f"+ adopted client SAP/C1 (cor_id {c1}): adopted: it exists in COR" in lines
-    assert f"+ adopted brand SAP/B1 (cor_id {b1}): adopted: it exists in COR" in lines
-    assert f"+ adopted client SAP/C3 (cor_id {c3}): adopted: it exists in COR" in lines
+    assert f"+ adopted client SAP/C1 (cor_id {c1}): it exists in COR" in lines
+    assert f"+ adopted brand SAP/B1 (cor_id {b1}): it exists in COR" in lines
+    assert f"+ adopted client SAP/C3 (cor_id {c3}): it exists in COR" in lines
     assert "? not found client SAP/C2: COR does not know it; apply will create it" in lines
     assert "? not found product SAP/P1: COR does not know it; apply will create it" in lines
     assert any(
@@ -98,9 +98,7 @@ def test_import_looks_up_a_target_and_what_it_needs_only(server: RunningEmulator
     ]
     code, out, _ = cli("import", "--target", "client SAP/C1")
     assert code == 0
-    assert (
-        out.splitlines()[0] == f"+ adopted client SAP/C1 (cor_id {c1}): adopted: it exists in COR"
-    )
+    assert out.splitlines()[0] == f"+ adopted client SAP/C1 (cor_id {c1}): it exists in COR"
     assert cli("import", "--target", "client SAP/NOPE")[0] == 3
 
 

@@ -77,7 +77,10 @@ def test_apply_from_empty_state_then_no_changes(
     assert at["client SALESFORCE/SF-ACC-1"] < at["brand SALESFORCE/SF-BRAND-1"]
     assert at["brand SALESFORCE/SF-BRAND-1"] < at["product SALESFORCE/SF-PROD-1"]
     assert at["brand SALESFORCE/SF-BRAND-2"] < at["product SALESFORCE/SF-PROD-3"]
-    assert out.splitlines()[-1] == "Apply complete: 7 created, 0 updated, 0 failed, 0 skipped."
+    assert (
+        out.splitlines()[-1]
+        == "Apply complete: 7 created, 0 updated, 0 deleted, 0 failed, 0 in doubt, 0 skipped."
+    )
     assert len(emulator.records()) == 7
     assert_state_matches_emulator(workdir / "reconciler.state.json", emulator.url)
 
@@ -101,7 +104,10 @@ def test_update_round_trip(workdir: Path, emulator: RunningEmulator, cli: Cli) -
 
     code, out, err = cli("apply", "--auto-approve")
     assert code == 0, err
-    assert out.splitlines()[-1] == "Apply complete: 0 created, 2 updated, 0 failed, 0 skipped."
+    assert (
+        out.splitlines()[-1]
+        == "Apply complete: 0 created, 2 updated, 0 deleted, 0 failed, 0 in doubt, 0 skipped."
+    )
     live = {r["id"]: r for r in emulator.records()}
     assert live["SF-PROD-1"]["attributes"]["name"] == "Premium Widget v2"
     assert "website" not in live["SF-ACC-1"]["attributes"]
@@ -136,7 +142,10 @@ def test_rejected_record_skips_dependants_and_rerun_converges(
         "- skipped product SALESFORCE/SF-PROD-1: "
         "depends on brand SALESFORCE/SF-BRAND-1, which failed" in lines
     )
-    assert lines[-1] == "Apply complete: 4 created, 0 updated, 1 failed, 2 skipped."
+    assert (
+        lines[-1]
+        == "Apply complete: 4 created, 0 updated, 0 deleted, 1 failed, 0 in doubt, 2 skipped."
+    )
     state = workdir / "reconciler.state.json"
     assert sorted(r["id"] for r in state_records(state)) == [
         "SF-ACC-1",
@@ -148,7 +157,10 @@ def test_rejected_record_skips_dependants_and_rerun_converges(
 
     code, out, err = cli("apply", "--auto-approve")
     assert code == 0, err
-    assert out.splitlines()[-1] == "Apply complete: 3 created, 0 updated, 0 failed, 0 skipped."
+    assert (
+        out.splitlines()[-1]
+        == "Apply complete: 3 created, 0 updated, 0 deleted, 0 failed, 0 in doubt, 0 skipped."
+    )
     assert len(emulator.records()) == 7
     assert_state_matches_emulator(state, emulator.url)
 

@@ -10,8 +10,10 @@ tests run as root, so that the refusal is a real EACCES.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.git_repos import ISOLATED, Repo
 from tests.harness import Cli, RunningEmulator, WorkFolder, write_files
 from tests.hostile.checks import assert_clean
 from tests.manifests.processes import hand_to_nobody, run_reconciler, shared_folder
@@ -261,3 +264,119 @@ def test_a_prune_over_an_unreadable_folder_deletes_nothing(
     live = sorted(record["id"] for record in emulator_env.records() if not record["deleted"])
     assert live == ["B1", "B2", "B3", "C1"]
     assert state.read_bytes() == before
+
+
+# --- What a git tree may hold (`plan --base-ref`, manifests/git_ref.py) ---------------------
+
+GitSetup = Callable[[Repo], list[str]]  # crafts the branch `base`; extra arguments for plan
+
+
+def _git_tree(repo: Repo, *hostile: tuple[str, str, str]) -> None:
+    """`base`: manifests/a.yaml (client C1) and the `hostile` entries in manifests/."""
+    clients = repo.blob(CLIENTS.encode())
+    manifests = repo.tree([("100644", clients, "a.yaml"), *hostile])
+    repo.tree_commit(repo.tree([("040000", manifests, "manifests")]), "base")
+
+
+def _git_dot_dot(repo: Repo) -> list[str]:
+    """manifests/../../x.yaml: written as named, it would land beside the temporary folder."""
+    inner = repo.tree([("100644", repo.blob(CLIENTS.encode()), "x.yaml")])
+    _git_tree(repo, ("040000", repo.tree([("040000", inner, "..")]), ".."))
+    return []
+
+
+def _git_newline(repo: Repo) -> list[str]:
+    brands = BRANDS.replace("B1", "B9")
+    _git_tree(repo, ("100644", repo.blob(brands.encode()), "b\nNo changes.yaml"))
+    return []
+
+
+def _git_link_outside(repo: Repo) -> list[str]:
+    _git_tree(repo, ("120000", repo.blob(b"/etc/passwd"), "passwd.yaml"))
+    return []
+
+
+def _git_huge_blob(repo: Repo) -> list[str]:
+    _git_tree(repo, ("100644", repo.blob(b"# " + b"x" * 4096 + b"\n"), "huge.yaml"))
+    return ["--max-file-size", "1KiB"]
+
+
+def _git_submodule(repo: Repo) -> list[str]:
+    commit = repo.git("rev-parse", "HEAD").strip()
+    _git_tree(repo, ("160000", commit, "vendored"))
+    return []
+
+
+@pytest.mark.parametrize(
+    ("setup", "exit_code", "says"),
+    [
+        pytest.param(
+            _git_dot_dot,
+            0,
+            ["base:manifests/../../x.yaml:1:1: refused: a path in git with a '..'"],
+            id="git-ref-name-with-dot-dot",
+        ),
+        pytest.param(_git_newline, 0, [], id="git-ref-name-with-newline"),
+        pytest.param(
+            _git_link_outside,
+            0,
+            ["base:manifests/passwd.yaml:1:1: a symbolic link to /etc/passwd, outside"],
+            id="git-ref-symlink-outside",
+        ),
+        pytest.param(
+            _git_huge_blob,
+            0,
+            ["base:manifests/huge.yaml:1:1: the file is larger than 1 KiB"],
+            id="git-ref-blob-over-max-file-size",
+        ),
+        pytest.param(_git_submodule, 0, [], id="git-ref-submodule"),
+    ],
+)
+def test_a_hostile_git_tree_is_read_as_a_folder_would_be(
+    setup: GitSetup,
+    exit_code: int,
+    says: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
+) -> None:
+    """The pull request declares C1 (pending on a sound base); a base with problems is a
+    warning, and then nothing is marked pending: never a file written outside the temporary
+    folder, nor a blob over the limit read."""
+    for name, value in ISOLATED.items():
+        monkeypatch.setenv(name, value)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"manifests/a.yaml": CLIENTS})
+    extra = setup(repo)
+    monkeypatch.chdir(repo.root)
+    code, out, err = cli("plan", "--no-cache", "--format", "json", "--base-ref", "base", *extra)
+    assert_clean(code, out, err, exit_code=exit_code, says=says)
+    (change,) = json.loads(out)["changes"]
+    assert change["pending_on_base"] is not bool(says)  # a base with problems marks nothing
+    assert ("warning: the base's manifests (base) have" in err) is bool(says)
+    assert list(temporary.iterdir()) == []
+    assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        pytest.param("--upload-pack=touch owned", id="git-ref-like-an-option"),
+        pytest.param("main;touch owned", id="git-ref-with-shell-characters"),
+    ],
+)
+def test_a_ref_is_never_an_option_nor_a_command(
+    ref: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    for name, value in ISOLATED.items():
+        monkeypatch.setenv(name, value)
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"manifests/a.yaml": CLIENTS})
+    monkeypatch.chdir(repo.root)
+    code, out, err = cli("plan", "--no-cache", f"--base-ref={ref}")
+    assert_clean(code, out, err, exit_code=3, says="--base-ref")
+    assert not (repo.root / "owned").exists()
+    assert not (tmp_path / "owned").exists()

@@ -279,7 +279,11 @@ SITES = {
     "apply-log-summary": ("reconciler-apply.yml", "Report the apply", "apply.log", "summary"),
 }
 _FAKES = {
-    "reconciler": '#!/bin/sh\ncat "$PASTED_FILE"\n',  # prints the hostile log, succeeds
+    # prints the hostile log, succeeds; `show --format markdown` prints reconciler's Markdown,
+    # whose own escaping is tested with the renderer (tests/golden/markdown-hostile)
+    "reconciler": '#!/bin/sh\ncase " $* " in *" --format markdown "*) '
+    "printf '<!-- reconciler:plan manifests=m -->\\n### reconciler plan: no changes\\n' ;; "
+    '*) cat "$PASTED_FILE" ;; esac\n',
     "git": "#!/bin/sh\necho 0123456789abcdef0123456789abcdef01234567\n",  # rev-parse HEAD
 }
 

@@ -21,7 +21,7 @@ def test_apply_lines_and_summary() -> None:
     )
     assert render_result(results[1]).startswith("x failed client SALESFORCE/SF-ACC-1: PUT /x: 400")
     assert render_apply_summary(ApplyReport(results)) == (
-        "Apply complete: 1 created, 0 updated, 1 failed, 1 skipped.\n"
+        "Apply complete: 1 created, 0 updated, 0 deleted, 1 failed, 0 in doubt, 1 skipped.\n"
     )
 
 
@@ -39,5 +39,5 @@ def test_a_stopped_apply_lists_what_is_in_doubt_apart_from_what_was_not_attempte
         "  update client MICROSOFT_DYNAMICS/EXT-CLIENT-7: the next apply sends it again\n"
         "1 change(s) not attempted:\n"
         f"  {never.action.value} {never.key}\n"
-        "Apply stopped: 0 created, 0 updated, 0 failed, 1 in doubt, 0 skipped.\n"
+        "Apply stopped: 0 created, 0 updated, 0 deleted, 0 failed, 1 in doubt, 0 skipped.\n"
     )
