@@ -5,6 +5,8 @@
 #                 validate and plan at 1,000 to 100,000 products against the YAML parser's
 #                 floor (bench/plan_speed.py, a few minutes), written to docs/benchmarks.md.
 #                 A quick smoke run that writes nothing: make bench SIZES=1000 RUNS=1 BENCH_OUT=
+#   make docs   - docs that cannot drift: the commands' reference in docs/cli.md, from the click
+#                 commands (reconciler/cli/reference.py), and docs/manifest.schema.json
 #   make bench-apply - parallel apply of 5,000 products against the emulator at 20 ms per
 #                 request, parallelism 1, 8 and 32 (bench/apply_parallel.py, ~2.5 minutes)
 PYTHON ?= python3
@@ -16,7 +18,7 @@ SIZES ?= 1000 10000 100000
 RUNS ?= 5
 BENCH_OUT ?= docs/benchmarks.md
 
-.PHONY: demo test bench bench-apply bench-refresh lint types unit fmt clean
+.PHONY: demo test docs bench bench-apply bench-refresh lint types unit fmt clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,11 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 3 --dist load --maxschedchunk 1
+
+docs: $(STAMP)
+	$(BIN)/python -m reconciler.cli.reference docs/cli.md
+	$(BIN)/python -m reconciler schema > docs/manifest.schema.json.tmp
+	mv docs/manifest.schema.json.tmp docs/manifest.schema.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py --runs $(if $(filter 1,$(RUNS)),1,20) $(if $(BENCH_OUT),--write $(BENCH_OUT))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
-from reconciler.cli.console import stderr_log
+from reconciler.cli.console import stderr_warning
 from reconciler.cli.options import gathered, with_options
 from reconciler.core.baseline import mark_pending
 from reconciler.core.limits import PlanOptions, make_plan
@@ -100,12 +100,12 @@ def read_base(
         return relocated(desired, list(zip(source.paths, paths, strict=True)))
     except ManifestError as error:
         where = printable(source.ref) if source.ref is not None else "--base-paths"
-        stderr_log(
+        stderr_warning(
             f"warning: the base's manifests ({where}) have {len(error.problems)} problem(s); "
             "every change is shown as this pull request's:"
         )
         for problem in error.problems[:_SHOWN_PROBLEMS]:
-            stderr_log(f"  {problem}")
+            stderr_warning(f"  {problem}")
         return None
 
 

@@ -9,7 +9,7 @@ import click
 from reconciler.actions.adoption import candidates, import_records
 from reconciler.actions.outcomes import ImportReport, Outcome, second_round
 from reconciler.cli.connection import ConnectionOptions, connection_options
-from reconciler.cli.console import colour, command_line, stderr_log
+from reconciler.cli.console import colour, command_line, stderr_log, stderr_warning
 from reconciler.cli.options import (
     DEFAULT_PATHS,
     folders,
@@ -51,7 +51,7 @@ def import_command(
     """
     color = colour(no_color)
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
-    with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
+    with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
         state = store.state
         here, base = folders(state_path)
         the_plan = make_plan(

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.console import command_line, stderr_log
+from reconciler.cli.console import command_line, stderr_log, stderr_warning
 from reconciler.cli.options import state_option
 from reconciler.core.resources import KINDS, SOURCES, ResourceKey, parse_address
 from reconciler.core.text import printable
@@ -108,7 +108,7 @@ def rm(state_path: Path, address: tuple[str, ...]) -> int:
     """Forget a record without deleting it in COR (the previous state is kept as .backup).
     Name it as every output prints it."""
     key = _key(address)
-    with StateStore.open(state_path, command=command_line(), warn=stderr_log) as store:
+    with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
         record = store.state.records.get(key)
         if record is None and key not in store.state.in_doubt:
             raise UsageError(f"{key} is not in the state {state_path}")
