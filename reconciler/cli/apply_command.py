@@ -35,6 +35,7 @@ from reconciler.cli.console import (
 from reconciler.cli.options import (
     DEFAULT_PATHS,
     folders,
+    format_option,
     max_file_size_option,
     no_color_option,
     paths_argument,
@@ -43,6 +44,7 @@ from reconciler.cli.options import (
     state_option,
 )
 from reconciler.cli.refreshing import read_live_state
+from reconciler.cli.show_command import read_saved_plan
 from reconciler.core import saved_plan
 from reconciler.core.limits import PlanOptions, make_plan
 from reconciler.core.plan import Plan
@@ -79,14 +81,10 @@ from reconciler.state.store import StateStore
     help="Apply exactly this saved plan (from `plan --out`), without asking; refused (exit 4) "
     "if the state, the manifests or the file changed since.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people; json: one document of the results and the summary on stdout, the "
+@format_option(
+    "text for people; json: one document of the results and the summary on stdout, the "
     "plan and progress on stderr (docs/outputs.md; needs --auto-approve or --plan).",
+    choices=("text", "json"),
 )
 @planning_options
 @read_api_option
@@ -115,7 +113,7 @@ def apply(
         raise UsageError("apply --format json never asks: give --auto-approve or --plan")
     color = colour(no_color) and not as_json
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
-    saved = _read_saved_plan(plan_file) if plan_file is not None else None
+    saved = read_saved_plan(plan_file) if plan_file is not None else None
     with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
         state = store.state
         here, base = folders(state_path)
@@ -264,16 +262,6 @@ def _refuse_contradictions(ctx: click.Context) -> None:
             f"{', '.join(given)} cannot be given with --plan: a saved plan applies with the "
             "options it was made with (`plan --out`); drop them, or plan again with them"
         )
-
-
-def _read_saved_plan(path: Path) -> saved_plan.SavedPlan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise RefusedError(f"{path} is not a saved plan (not UTF-8 text)") from error
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from error
-    return saved_plan.read(text, str(path))
 
 
 class _StopOnSignal:

@@ -18,7 +18,7 @@ import click
 from click.core import ParameterSource
 
 from reconciler.cli.config import FILE_NAME, META, SETTINGS, Config, defaults_for, setting_key
-from reconciler.cli.options import DEFAULT_PATHS
+from reconciler.cli.options import DEFAULT_PATHS, format_option
 from reconciler.core.text import printable
 from reconciler.errors import EXIT_OK
 
@@ -34,14 +34,7 @@ class Setting:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs (docs/config.md).",
-)
+@format_option("text for people, json for programs (docs/config.md).", choices=("text", "json"))
 @click.argument("command_line", nargs=-1, type=click.UNPROCESSED, metavar="[COMMAND [ARGS]...]")
 @click.pass_context
 def config(ctx: click.Context, output_format: str, command_line: tuple[str, ...]) -> int:

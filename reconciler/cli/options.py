@@ -104,12 +104,15 @@ no_color_option = click.option(
 )
 
 
-def format_option(help: str) -> Callable[[F], F]:
-    """--format text|json|markdown, received as `output_format`; `help` names the docs."""
+def format_option(
+    help: str, choices: tuple[str, ...] = ("text", "json", "markdown")
+) -> Callable[[F], F]:
+    """--format CHOICE (text first, the default), received as `output_format`; `help` names
+    the docs."""
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["text", "json", "markdown"]),
+        type=click.Choice(list(choices)),
         default="text",
         show_default=True,
         help=help,

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from reconciler.cli.console import command_line, stderr_log, stderr_warning
-from reconciler.cli.options import state_option
+from reconciler.cli.options import format_option, state_option
 from reconciler.core.resources import KINDS, SOURCES, ResourceKey, parse_address
 from reconciler.core.text import printable
 from reconciler.errors import EXIT_OK, UsageError
@@ -45,13 +45,9 @@ def state() -> None:
 @state_option
 @click.option("--kind", type=kind_choice, help="Only records of this kind.")
 @click.option("--source", type=source_choice, help="Only records of this source.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text, one record a line; json, a list of records as `state show` prints them.",
+@format_option(
+    "text, one record a line; json, a list of records as `state show` prints them.",
+    choices=("text", "json"),
 )
 def list_records(state_path: Path, kind: str | None, source: str | None, output_format: str) -> int:
     """List the records of the state, in apply order, with COR's ids."""
