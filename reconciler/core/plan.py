@@ -215,6 +215,9 @@ def targeted(plan: Plan, targets: AbstractSet[ResourceKey]) -> Plan:
         ),
         not_declared=tuple(record for record in plan.not_declared if record.key in targets),
         in_doubt_not_declared=tuple(k for k in plan.in_doubt_not_declared if k in targets),
+        # --refresh: the state takes COR's values of, or forgets, the targeted records only
+        synced=tuple(record for record in plan.synced if record.key in wanted),
+        forgotten=tuple(record for record in plan.forgotten if record.key in targets),
     )
 
 

@@ -163,3 +163,16 @@ def test_a_replaced_brand_with_an_undeclared_product_is_blocked_unless_pruned() 
     )
     assert not pruned.refused
     assert not pruned.blocked
+
+
+def test_a_targeted_refresh_syncs_and_forgets_only_its_targets() -> None:
+    records = dict(RECORDS)
+    records[ACME_D.key] = records[ACME_D.key]._replace(attributes={"name": "Old"})
+    desired = {k: d for k, d in DESIRED.items() if k != PROD_D.key}
+    live = refresh(records, {**SAME, PROD_D.key: Gone()})
+    whole = make_plan(desired, records, frozenset(), PlanOptions(), live)
+    assert [r.key for r in whole.synced] == [ACME_D.key]
+    assert [r.key for r in whole.forgotten] == [PROD_D.key]
+    options = PlanOptions(targets=("client SALESFORCE/C2",))
+    targeted = make_plan(desired, records, frozenset(), options, live)
+    assert (targeted.synced, targeted.forgotten) == ((), ())
