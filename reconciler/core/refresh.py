@@ -31,6 +31,7 @@ from reconciler.core.plan import Action, Plan
 from reconciler.core.resources import SPECS, Desired, Kind, Record, ResourceKey
 
 CHANGED_IN_COR = "changed in COR"
+_UNKNOWN = "(COR id "  # a parent the state does not know, shown by its COR id: never recorded
 DELETED_IN_COR = "deleted in COR"
 
 
@@ -133,7 +134,7 @@ def _reference(
         return None
     if isinstance(cor_id, str):
         return ReadError(ResourceKey(kind, source, ""), 0, cor_id)
-    return by_cor_id.get((kind, source, cor_id), f"(COR id {cor_id})")
+    return by_cor_id.get((kind, source, cor_id), f"{_UNKNOWN}{cor_id})")
 
 
 def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[FieldChange, ...]:
@@ -164,9 +165,16 @@ def synced(
     refreshed: Refreshed, recorded: Mapping[ResourceKey, Record], planned: frozenset[ResourceKey]
 ) -> tuple[Record, ...]:
     """Records COR changed that no change of the plan touches (COR already holds what is
-    declared, or they are not declared): the state takes COR's values for them."""
+    declared, or they are not declared): the state takes COR's values for them — except for
+    one whose parent in COR is a record the state does not know (no external id to record)."""
     keys = sorted(
-        (k for k in refreshed.drifted if k in recorded and k not in planned),
+        (
+            k
+            for k, changes in refreshed.drifted.items()
+            if k in recorded
+            and k not in planned
+            and not any((c.after or "").startswith(_UNKNOWN) for c in changes)
+        ),
         key=ResourceKey.sort_key,
     )
     return tuple(refreshed.records[key] for key in keys)

@@ -176,3 +176,12 @@ def test_a_targeted_refresh_syncs_and_forgets_only_its_targets() -> None:
     options = PlanOptions(targets=("client SALESFORCE/C2",))
     targeted = make_plan(desired, records, frozenset(), options, live)
     assert (targeted.synced, targeted.forgotten) == ((), ())
+
+
+def test_a_parent_unknown_to_the_state_is_never_recorded() -> None:
+    desired = {k: d for k, d in DESIRED.items() if k != PROD_D.key}  # kept, not declared
+    moved = {"id": 52001, "name": "Widget", "client_id": 25001, "brand_id": 3999}
+    live = refresh(RECORDS, {**SAME, PROD_D.key: moved})
+    assert live.drifted[PROD_D.key] == (FieldChange("brand_id", "B1", "(COR id 3999)"),)
+    plan = make_plan(desired, RECORDS, frozenset(), PlanOptions(), live)
+    assert plan.synced == ()
