@@ -38,7 +38,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 3 --dist load --maxschedchunk 1
+	$(BIN)/pytest -q -n 3 --dist loadgroup --maxschedchunk 1
 
 docs: $(STAMP)
 	$(BIN)/python -m reconciler.cli.reference docs/cli.md

@@ -8,6 +8,11 @@
 - `work_folder`: a temporary folder made the current one, files written from a dict.
 - `cli`: `reconciler ...` in-process; (exit code, stdout, stderr), never a credential in either.
 - `golden`: golden files, refreshed only with an explicit flag (--update-golden).
+- `postgres`: ONE throwaway PostgreSQL cluster per session (per xdist worker), started only when a
+  test asks for it; skipped, saying what to install, where the server binaries are missing
+  (tests/servers/postgres.py).
+- `s3`: ONE SeaweedFS S3 server per session (per xdist worker), started only when a test asks
+  for it; skipped, saying what to install, where `weed` is missing (tests/servers/seaweed.py).
 """
 
 from __future__ import annotations
@@ -21,9 +26,23 @@ import pytest
 from reconciler.cli import run
 from reconciler.emulator.server import EmulatorConfig, EmulatorServer
 from tests.harness import Cli, RunningEmulator, WorkFolder
+from tests.servers.postgres import (
+    PostgresCluster,
+    PostgresUnavailableError,
+    RunningPostgres,
+    find_binaries,
+)
+from tests.servers.seaweed import (
+    S3Server,
+    SeaweedUnavailableError,
+    find_weed,
+    seaweed_server,
+    weed_version,
+)
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 E2E = Path(__file__).parent / "e2e"
+SERVERS = Path(__file__).parent / "servers"
 OWN_VARIABLES = ("COR_", "RECONCILER_")  # what reconciler reads from the environment
 SECRET_VARIABLES = ("COR_TOKEN", "COR_CLIENT_SECRET")
 SESSION_EMULATOR = EmulatorConfig(port=0)  # the documented demo credentials (docs/emulator.md)
@@ -38,12 +57,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (make unit), tests/e2e/ goes first: its tests run real processes against
+    """Under xdist (make unit), tests/servers/ goes first (a real server takes seconds to
+    start: each is a group of its own, on one worker, `--dist loadgroup`), then tests/e2e/: its
+    tests run real processes against
     real waits, seconds each, so they start at once on every worker rather than leaving one
     worker busy long after the others (with --maxschedchunk 1, each worker takes the next test
     when it is free). A serial run keeps the usual order."""
     if "PYTEST_XDIST_WORKER" in os.environ:  # every worker sorts its identical collection
-        items.sort(key=lambda item: E2E not in item.path.parents)
+        items.sort(
+            key=lambda item: (SERVERS not in item.path.parents, E2E not in item.path.parents)
+        )
 
 
 @pytest.fixture
@@ -114,6 +137,37 @@ def emulator_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("COR_READ_API_URL", f"{emulator.url}/v1")
     monkeypatch.setenv("COR_TOKEN", emulator.token)
     return emulator
+
+
+# --- real servers (issue 13: the remote state stores) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[RunningPostgres]:
+    """A PostgreSQL cluster on 127.0.0.1:<free port> (and a unix socket in its folder), trust
+    auth for its superuser (no password anywhere), stopped and removed at the session's end.
+    Tests share it: each makes its own database (create_database) or state name."""
+    try:
+        binaries = find_binaries()
+    except PostgresUnavailableError as missing:
+        pytest.skip(str(missing))
+    with PostgresCluster(binaries) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 endpoint on 127.0.0.1:<free port> (path-style; every port of the server
+    explicit and on loopback), with an access key and secret made for it (never printed);
+    stopped and its folder removed at the session's end. Tests share it: each makes its own
+    bucket (names: 3-63 lowercase letters, digits, hyphens)."""
+    try:
+        weed = find_weed()
+        weed_version(weed)
+    except SeaweedUnavailableError as missing:
+        pytest.skip(str(missing))
+    with seaweed_server(weed, tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
 
 
 # --- the work folder and the CLI ------------------------------------------------------------

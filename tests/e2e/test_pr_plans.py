@@ -42,7 +42,7 @@ def repo(
     made = Repo(tmp_path / "repo")
     monkeypatch.chdir(made.root)
     made.commit({".gitignore": "reconciler.state.json\n", "manifests/clients.yaml": APPLIED})
-    code, _, err = cli("apply", "--auto-approve")
+    code, _, err = cli("apply", "--auto-approve", "--parallelism", "1")  # COR ids in order: goldens
     assert code == 0, err
     made.commit({"manifests/clients.yaml": BACKLOG}, "merged, never applied")
     made.git("checkout", "-q", "-b", "pr")
