@@ -66,10 +66,9 @@ def _compare(
     record: Record, body: Mapping[str, object], records: Mapping[ResourceKey, Record], index: _Index
 ) -> list[Finding] | ReadError:
     key, cor_id = record.key, record.cor_id
-    if "id" not in body and "name" not in body:
-        return ReadError(key, cor_id, "COR's answer holds no record (neither id nor name)")
-    if "id" in body and answer_cor_id(body["id"]) != cor_id:
-        return ReadError(key, cor_id, f"COR answered with another record (id {_show(body['id'])})")
+    problem = answer_problem(record, body)
+    if problem is not None:
+        return problem
     references = _reference_changes(record, body, records, index)
     if isinstance(references, ReadError):
         return references
@@ -86,6 +85,17 @@ def _compare(
     if changed:
         findings.append(Finding(Category.CHANGED, key, cor_id, changes=changed))
     return findings
+
+
+def answer_problem(record: Record, body: Mapping[str, object]) -> ReadError | None:
+    """Why COR's (unwrapped) answer is not this record's — no record at all, or another one —
+    or None: the one check of an answer, for the audit and the refresh (refresh.py) alike."""
+    key, cor_id = record.key, record.cor_id
+    if "id" not in body and "name" not in body:
+        return ReadError(key, cor_id, "COR's answer holds no record (neither id nor name)")
+    if "id" in body and answer_cor_id(body["id"]) != cor_id:
+        return ReadError(key, cor_id, f"COR answered with another record (id {_show(body['id'])})")
+    return None
 
 
 def _field_changes(

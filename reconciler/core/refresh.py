@@ -24,6 +24,7 @@ from reconciler.core.drift import (
     Gone,
     Unread,
     answer_cor_id,
+    answer_problem,
     field_text,
     unwrap_answer,
 )
@@ -97,11 +98,10 @@ def _live_attributes(
     record: Record, body: Mapping[str, object], by_cor_id: Mapping[tuple[Kind, str, int], str]
 ) -> tuple[dict[str, str], list[str]] | ReadError:
     """The record's attributes as COR holds them, and the recorded fields COR left out."""
-    key, cor_id = record.key, record.cor_id
-    if "id" not in body and "name" not in body:
-        return ReadError(key, cor_id, "COR's answer holds no record (neither id nor name)")
-    if "id" in body and answer_cor_id(body["id"]) != cor_id:
-        return ReadError(key, cor_id, "COR answered with another record")
+    problem = answer_problem(record, body)
+    if problem is not None:
+        return problem
+    key = record.key
     spec = SPECS[key.kind]
     references = dict(spec.references)
     attributes = dict(record.attributes)
@@ -112,9 +112,10 @@ def _live_attributes(
                 missing.append(name)  # never compared: not assumed equal, said unverifiable
             continue
         if name in references:
-            value = _reference(body[name], references[name], key.source, by_cor_id)
-            if isinstance(value, ReadError):
-                return ReadError(key, cor_id, f"COR's {name} is not a COR id ({value.message})")
+            target = answer_cor_id(body[name])
+            if isinstance(target, str):
+                return ReadError(key, record.cor_id, f"COR's {name} is not a COR id ({target})")
+            value = _reference(target, references[name], key.source, by_cor_id)
         else:
             value = field_text(body[name])
         if value is None:
@@ -125,15 +126,13 @@ def _live_attributes(
 
 
 def _reference(
-    value: object, kind: Kind, source: str, by_cor_id: Mapping[tuple[Kind, str, int], str]
-) -> str | ReadError | None:
-    """The external id of the record COR's reference names: one the state knows under that COR
-    id, else `(COR id N)` — not an id the manifests can hold, so it differs from any declared."""
-    cor_id = answer_cor_id(value)
+    cor_id: int | None, kind: Kind, source: str, by_cor_id: Mapping[tuple[Kind, str, int], str]
+) -> str | None:
+    """The external id of the record COR's reference (its COR id; None: not set) names: one the
+    state knows under that COR id, else `(COR id N)` — not an id the manifests can hold, so it
+    differs from any declared."""
     if cor_id is None:
         return None
-    if isinstance(cor_id, str):
-        return ReadError(ResourceKey(kind, source, ""), 0, cor_id)
     return by_cor_id.get((kind, source, cor_id), f"{_UNKNOWN}{cor_id})")
 
 

@@ -131,7 +131,7 @@ def test_unread_and_wrong_answers_are_errors() -> None:
     )
     assert [(e.key, e.message) for e in live.errors] == [
         (ACME_D.key, "GET /clients/25001: 500"),
-        (OTHER_D.key, "COR answered with another record"),
+        (OTHER_D.key, "COR answered with another record (id 1)"),
         (BRAND_D.key, 'COR\'s client_id is not a COR id ("abc")'),
     ]
 
