@@ -77,7 +77,7 @@ def replace_in_two_passes(plan: Plan) -> Passes:
         for change in plan.changes
         if change.key not in going
     )
-    ordered = sorted([*deletes, *first_deletes], key=_delete_order)
+    ordered = sorted([*deletes, *first_deletes], key=lambda change: change.key.delete_sort_key())
     return Passes(tuple(ordered), creates, replaced)
 
 
@@ -116,8 +116,3 @@ def _recorded(change: Change) -> dict[str, str]:
 
 def _refs(change: Change) -> tuple[ResourceKey, ...]:
     return change.key.references(change.attributes)
-
-
-def _delete_order(change: Change) -> tuple[int, str, str]:
-    """Dependants first: products, then brands, then clients; then source, id."""
-    return (-change.key.kind.rank, change.key.source, change.key.id)

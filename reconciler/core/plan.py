@@ -171,7 +171,7 @@ def build_plan(
     deleted = [record for record in gone if prune and not record.protected]
     changes += [
         Change(Action.DELETE, record.key, record.attributes, record.cor_id, file=record.file)
-        for record in sorted(deleted, key=_delete_order)
+        for record in sorted(deleted, key=lambda record: record.key.delete_sort_key())
     ]
     kept = tuple(record for record in gone if not prune or record.protected)
     lost = tuple(in_apply_order(k for k in in_doubt if k not in desired and k not in recorded))
@@ -219,11 +219,6 @@ def targeted(plan: Plan, targets: AbstractSet[ResourceKey]) -> Plan:
         synced=tuple(record for record in plan.synced if record.key in wanted),
         forgotten=tuple(record for record in plan.forgotten if record.key in targets),
     )
-
-
-def _delete_order(record: Record) -> tuple[int, str, str]:
-    """Dependants first: products, then brands, then clients; then source, id."""
-    return (-record.key.kind.rank, record.key.source, record.key.id)
 
 
 def _change_for(declared: Declared, record: Record | None, file: str | None) -> Change:

@@ -120,6 +120,10 @@ class ResourceKey(NamedTuple):
         """Apply order: clients, brands, products; then source; then id."""
         return (self.kind.rank, self.source, self.id)
 
+    def delete_sort_key(self) -> tuple[int, str, str]:
+        """Delete order, dependants first: products, brands, clients; then source; then id."""
+        return (-self.kind.rank, self.source, self.id)
+
     def __str__(self) -> str:
         """`product SAP/P-1`, the address every message and text output uses; a source or id
         holding a control, bidi or invisible character shows it escaped (`core/text.printable`:
