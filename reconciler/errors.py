@@ -8,6 +8,7 @@ Pure module: imports nothing but the standard library.
     │   ├── StateError                       state file corrupt, truncated or unknown version
     │   └── UsageError                       a bad option or environment variable
     ├── StateWriteError             exit 1   the state, its journal or lock could not be written
+    ├── StoreError                  exit 1   a remote state store could not be reached or read
     ├── RefusedError                exit 4   refused on purpose (lock held, stale plan, unsafe)
     ├── ApplyRefusedError           exit 1   the plan holds a change the API cannot make
     └── ApiError                    exit 1   COR answered with an error or not at all
@@ -84,6 +85,11 @@ class UsageError(InputError):
 
 class StateWriteError(ReconcileError):
     """An I/O failure writing the state (disk full, permissions): not the user's input."""
+
+
+class StoreError(ReconcileError):
+    """A remote state store (PostgreSQL, S3) could not be reached, or refused to answer (no
+    access, no bucket...): not the state's content, which is StateError."""
 
 
 class RefusedError(ReconcileError):

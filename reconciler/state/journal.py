@@ -65,6 +65,12 @@ def read_journal(path: Path) -> JournalFile | None:
     data = read_if_exists(path, "the journal")
     if data is None:
         return None
+    return parse_journal(str(path), data)
+
+
+def parse_journal(path: str, data: bytes) -> JournalFile:
+    """A journal's bytes, named `path` in errors (a file, or a store's journal objects joined
+    in order). A torn last line is ignored."""
     lines = data.split(b"\n")
     torn = lines.pop()  # what follows the last newline: nothing, or an append cut by a crash
     parsed = [_parse_line(path, number, line) for number, line in enumerate(lines, 1)]
@@ -78,7 +84,7 @@ def read_journal(path: Path) -> JournalFile | None:
     return JournalFile(_header(path, parsed[0]), _entries(path, parsed[1:]))
 
 
-def _parse_line(path: Path, number: int, line: bytes) -> Any:
+def _parse_line(path: str, number: int, line: bytes) -> Any:
     try:
         return loads_strictly(line.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -87,7 +93,7 @@ def _parse_line(path: Path, number: int, line: bytes) -> Any:
         raise StateError(f"{path} line {number} is corrupt: {exc.what}") from exc
 
 
-def _header(path: Path, raw: Any) -> Header:
+def _header(path: str, raw: Any) -> Header:
     from pydantic import ValidationError
 
     from reconciler.state import schema
@@ -100,7 +106,7 @@ def _header(path: Path, raw: Any) -> Header:
     return Header(header.lineage, header.serial)
 
 
-def _entries(path: Path, raw: list[Any]) -> tuple[Entry, ...]:
+def _entries(path: str, raw: list[Any]) -> tuple[Entry, ...]:
     from pydantic import ValidationError
 
     from reconciler.state import schema
@@ -168,7 +174,7 @@ class Ledger:
         )
 
 
-def check_replayed(path: Path, ledger: Ledger, entries: tuple[Entry, ...]) -> None:
+def check_replayed(path: str | Path, ledger: Ledger, entries: tuple[Entry, ...]) -> None:
     """StateError if the journal at `path`, replayed into `ledger`, leaves a key recorded and
     in doubt at once, naming the line of its last intent (the header is line 1)."""
     both = ledger.both()

@@ -107,7 +107,7 @@ def acquire(state: Path, command: str, warn: Callable[[str], None]) -> HeldLock:
         previous = _read_info(fd)
         if previous is not None:
             warn(_takeover_warning(state, previous))
-        mine = _this_run(command)
+        mine = this_run(command)
         with os_errors(f"write the lock file {path}"):
             _write_info(fd, mine)
     except BaseException:
@@ -184,7 +184,7 @@ def _write_info(fd: int, info: LockInfo) -> None:
     os.fsync(fd)
 
 
-def _this_run(command: str) -> LockInfo:
+def this_run(command: str) -> LockInfo:
     try:
         holder = getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (a bare container)
@@ -196,7 +196,7 @@ def _this_run(command: str) -> LockInfo:
     return LockInfo(holder, socket.gethostname(), os.getpid(), now, command)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -224,7 +224,7 @@ def _takeover_warning(state: Path, previous: LockInfo | _Unreadable) -> str:
             f"the state {state} is locked by {previous}, on another host (a shared folder, "
             f"where this host cannot see its lock): wait for it to finish; {unlock}"
         )
-    why = "is no longer running" if not _alive(previous.pid) else "no longer holds it"
+    why = "is no longer running" if not alive(previous.pid) else "no longer holds it"
     return f"took over the lock of the state {state}, left by {previous}, which {why}"
 
 

@@ -12,12 +12,12 @@ standard library, core values, `errors`, `files`, `memory` and the state's modul
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler import files
 from reconciler.core.resources import Record, ResourceKey
@@ -45,57 +45,70 @@ def _backup_path(path: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class _Loaded:
-    state: State  # the state file with the journal replayed; serial is the file's
-    changed: bool  # the journal changes the state, so compacting must write the file
-    has_journal: bool  # a journal file exists beside the state
+class Loaded:
+    state: State  # the state with the journal replayed; serial is the stored state's
+    changed: bool  # the journal changes the state, so compacting must write it
+    has_journal: bool  # a journal exists beside the state
 
 
-def _read(path: Path) -> _Loaded:
+@dataclass(frozen=True)
+class Places:
+    """How messages name a state's parts, whatever store holds them."""
+
+    state: str  # the state, e.g. its path
+    journal: str  # its journal
+    restore: str  # how to put back a previous version, e.g. "see reconciler.state.json.backup"
+
+
+def _places(path: Path) -> Places:
+    return Places(str(path), str(_journal_path(path)), f"see {_backup_path(path)}")
+
+
+def _read(path: Path) -> Loaded:
     with no_gc():
-        return _read_all(path)
+        on_disk = _read_state_file(path)
+        return replayed(_places(path), on_disk, journal.read_journal(_journal_path(path)))
 
 
-def _read_all(path: Path) -> _Loaded:
-    on_disk = _read_state_file(path)
-    found = journal.read_journal(_journal_path(path))
+def replayed(places: Places, stored: State | None, found: journal.JournalFile | None) -> Loaded:
+    """The state a store holds (`stored`, None if there is none) with its journal (`found`,
+    None if there is none) replayed in memory. StateError if they do not belong together."""
     if found is None or found.header is None:
-        return _Loaded(on_disk or State.empty(), changed=False, has_journal=found is not None)
-    base = _base_for(path, on_disk, found.header)
+        return Loaded(stored or State.empty(), changed=False, has_journal=found is not None)
+    base = _base_for(places, stored, found.header)
     ledger = journal.Ledger(dict(base.records), set(base.in_doubt))
     ledger.replay(found.entries)
-    journal.check_replayed(_journal_path(path), ledger, found.entries)
+    journal.check_replayed(places.journal, ledger, found.entries)
     changed = ledger.changed()
     if base.serial == found.header.serial:
         records = MappingProxyType(ledger.records)
         state = State(base.lineage, base.serial, records, frozenset(ledger.in_doubt))
-        return _Loaded(state, changed, has_journal=True)
+        return Loaded(state, changed, has_journal=True)
     if changed:  # the state is one write ahead of the journal, yet lacks its changes
-        raise _mismatch(path, found.header, base)
-    return _Loaded(base, changed=False, has_journal=True)  # compacted before a crash: leftover
+        raise _mismatch(places, found.header, base)
+    return Loaded(base, changed=False, has_journal=True)  # compacted before a crash: leftover
 
 
-def _base_for(path: Path, on_disk: State | None, header: journal.Header) -> State:
+def _base_for(places: Places, stored: State | None, header: journal.Header) -> State:
     """The state the journal extends: its own serial, or one write later if already compacted."""
-    if on_disk is None:
+    if stored is None:
         if header.serial == 0:  # the first apply on a new state, interrupted
             return State(header.lineage, 0, MappingProxyType({}))
         raise StateError(
-            f"{path} is missing but its journal {_journal_path(path)} extends serial "
-            f"{header.serial} of it; restore the state file (see {_backup_path(path)}) "
-            "and run again"
+            f"{places.state} is missing but its journal {places.journal} extends serial "
+            f"{header.serial} of it; restore the state ({places.restore}) and run again"
         )
-    same_lineage = on_disk.lineage == header.lineage
-    if same_lineage and on_disk.serial in (header.serial, header.serial + 1):
-        return on_disk
-    raise _mismatch(path, header, on_disk)
+    same_lineage = stored.lineage == header.lineage
+    if same_lineage and stored.serial in (header.serial, header.serial + 1):
+        return stored
+    raise _mismatch(places, header, stored)
 
 
-def _mismatch(path: Path, header: journal.Header, state: State) -> StateError:
+def _mismatch(places: Places, header: journal.Header, state: State) -> StateError:
     return StateError(
-        f"the journal {_journal_path(path)} extends state {header.lineage} serial "
-        f"{header.serial}, but {path} is state {state.lineage} serial {state.serial}; it was "
-        "not replayed. If the state file was replaced (git checkout, restore), put back the "
+        f"the journal {places.journal} extends state {header.lineage} serial "
+        f"{header.serial}, but {places.state} is state {state.lineage} serial {state.serial}; "
+        "it was not replayed. If the state was replaced (git checkout, restore), put back the "
         "version the journal extends and run again. To drop the journal's changes instead, "
         "move the journal away (what they created in COR stays there, unknown to the state)."
     )
@@ -105,12 +118,26 @@ def _read_state_file(path: Path) -> State | None:
     data = files.read_if_exists(path, "the state file")
     if data is None:
         return None
-    document = _parse(path, data)
+    hint = f" (the previous version is in {_backup_path(path)})"
+    return parse_state(str(path), data, hint if _backup_path(path).exists() else "")
+
+
+def parse_state(name: str, data: bytes, hint: str = "") -> State:
+    """The state in a state file's bytes, called `name` in errors (its path, or a store's
+    name for it); `hint` ends each error (where a previous version is). StateError if they
+    are not a valid state file."""
+    document = _parse(name, data, hint)
     del data
-    return plain_state(document) or _judged(path, document)
+    return state_of(name, document)
 
 
-def _judged(path: Path, document: dict[str, Any]) -> State:
+def state_of(name: str, document: dict[str, Any]) -> State:
+    """The state a state file's JSON document holds (also a store's rows, as that document);
+    StateError saying what is wrong, calling it `name`, if it is not valid."""
+    return plain_state(document) or _judged(name, document)
+
+
+def _judged(path: str, document: dict[str, Any]) -> State:
     """A document that is not plainly valid, judged by the models: the State if they accept
     it, else StateError saying what is wrong."""
     from pydantic import ValidationError
@@ -143,9 +170,7 @@ def _judged(path: Path, document: dict[str, Any]) -> State:
     return State(model.lineage, model.serial, MappingProxyType(records), frozenset(in_doubt))
 
 
-def _parse(path: Path, data: bytes) -> dict[str, Any]:
-    hint = f" (the previous version is in {_backup_path(path)})"
-    hint = hint if _backup_path(path).exists() else ""
+def _parse(path: str, data: bytes, hint: str) -> dict[str, Any]:
     try:
         document = files.loads_strictly(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -185,21 +210,82 @@ def _ignore(message: str) -> None:
     pass
 
 
+class Medium(Protocol):
+    """Where a StateStore writes: a state file and its journal, or a remote store (docs/state.md,
+    docs/state-backends.md). Called by one thread; the lock is held from open to release()."""
+
+    def append(self, entry: journal.Entry, line: bytes, *, sync: bool) -> None:
+        """Make one change (`line` is its journal line); with `sync`, durable before it
+        returns, with every change before it. StateWriteError if it cannot be written."""
+
+    def sync(self) -> None:
+        """Make every change appended so far durable (a group commit)."""
+
+    def compact(self, state: State | None, filled: Collection[ResourceKey]) -> None:
+        """At the end of a run: write `state` (serial already one more) as the stored state and
+        drop the journal; None: nothing changed, only drop the journal. `filled`: the records
+        whose `file` only this compaction gives them (StateStore.fill_files)."""
+
+    def replace(self, state: State) -> None:
+        """Make `state` (its lineage and serial as given) the stored state, whole, at once,
+        and drop any journal (state push, state migrate)."""
+
+    def release(self) -> None:
+        """Let the lock go and close what the medium holds. Never raises."""
+
+
+class _FileMedium:
+    """The state file: a journal beside it, created at the first change, fsynced per change
+    or per group; the whole file rewritten atomically at compaction."""
+
+    def __init__(self, path: Path, state: State, lock: HeldLock) -> None:
+        self._path = path
+        self._lineage, self._serial = state.lineage, state.serial
+        self._lock = lock
+        self._journal: journal.JournalWriter | None = None
+
+    def append(self, entry: journal.Entry, line: bytes, *, sync: bool) -> None:
+        if self._journal is None:
+            path = _journal_path(self._path)
+            self._journal = journal.JournalWriter.create(path, self._lineage, self._serial)
+        self._journal.append(line, sync=sync)
+
+    def sync(self) -> None:
+        if self._journal is not None:
+            self._journal.sync()
+
+    def compact(self, state: State | None, filled: Collection[ResourceKey]) -> None:
+        if state is not None:
+            _write_state(self._path, state)
+        if self._journal is not None:
+            _remove_journal(self._path)
+
+    def replace(self, state: State) -> None:
+        _write_state(self._path, state)
+        self.compact(None, ())
+
+    def release(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+        self._lock.release()
+
+
 class StateStore:
     """The state for commands that write it (apply): each change is journaled, then compacted.
 
     Use as a context manager, or call close(): it writes everything recorded into the state.
-    One thread (the apply's calling thread) calls its methods; it is not thread-safe.
+    One thread (the apply's calling thread) calls its methods; it is not thread-safe. Where
+    the changes go is its Medium: the state file (`open`) or a remote store
+    (`state/backends.py`).
     """
 
-    def __init__(self, path: Path, state: State, lock: HeldLock) -> None:
-        self._path = path
+    def __init__(self, name: str, state: State, medium: Medium) -> None:
+        self.name = name  # the state, as messages name it (a path, or a URL without secrets)
         self._lineage = state.lineage
         self._serial = state.serial
         self._ledger = journal.Ledger(dict(state.records), set(state.in_doubt))
         self._in_doubt: frozenset[ResourceKey] | None = state.in_doubt  # None: to be made
-        self._lock = lock
-        self._journal: journal.JournalWriter | None = None
+        self._medium = medium
         self._closed = False
         self._batching = 0
         self._fills: dict[ResourceKey, str] = {}
@@ -208,7 +294,7 @@ class StateStore:
     def open(
         cls, path: Path, *, command: str = "reconciler", warn: Callable[[str], None] = _ignore
     ) -> StateStore:
-        """Lock and load the state; a journal left by an interrupted run is compacted first.
+        """Lock and load the state file; a journal left by an interrupted run is compacted first.
 
         RefusedError (naming the holder) if another run holds the lock. A lock left behind by
         a dead run on this host is taken over, and `warn` says whose it was. `command` is what
@@ -229,7 +315,7 @@ class StateStore:
         except BaseException:
             lock.release()
             raise
-        return cls(path, state, lock)
+        return cls(str(path), state, _FileMedium(path, state, lock))
 
     @property
     def state(self) -> State:
@@ -303,10 +389,7 @@ class StateStore:
             raise RuntimeError("the state store is closed")
         if self._ledger.apply(entry):
             self._in_doubt = None
-        if self._journal is None:
-            path = _journal_path(self._path)
-            self._journal = journal.JournalWriter.create(path, self._lineage, self._serial)
-        self._journal.append(line, sync=not self._batching)
+        self._medium.append(entry, line, sync=not self._batching)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -318,8 +401,18 @@ class StateStore:
             yield
         finally:
             self._batching -= 1
-            if not self._batching and self._journal is not None:
-                self._journal.sync()
+            if not self._batching:
+                self._medium.sync()
+
+    def replace(self, state: State) -> None:
+        """Make `state` the stored state as it is, its lineage and serial included (state push,
+        state migrate); nothing else may have changed in this run."""
+        if self._closed or self._ledger.changed():
+            raise RuntimeError("replace() is for a store open for it alone")
+        self._medium.replace(state)
+        self._lineage, self._serial = state.lineage, state.serial
+        self._ledger = journal.Ledger(dict(state.records), set(state.in_doubt))
+        self._in_doubt = state.in_doubt
 
     def close(self) -> None:
         """Compact: write the whole state (serial + 1) if anything changed, drop the journal,
@@ -331,16 +424,13 @@ class StateStore:
             if self._ledger.changed():
                 state = self.state
                 records = self._filled(state.records)
-                _write_state(
-                    self._path, State(self._lineage, self._serial + 1, records, state.in_doubt)
-                )
+                next_state = State(self._lineage, self._serial + 1, records, state.in_doubt)
+                self._medium.compact(next_state, self._fills.keys())
                 self._serial += 1
-            if self._journal is not None:
-                _remove_journal(self._path)
+            else:
+                self._medium.compact(None, ())
         finally:
-            if self._journal is not None:
-                self._journal.close()
-            self._lock.release()
+            self._medium.release()
 
     def __enter__(self) -> StateStore:
         return self
