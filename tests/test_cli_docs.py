@@ -49,7 +49,7 @@ def test_the_reference_ignores_the_environment_and_config_of_the_run(
     (tmp_path / "reconciler.toml").write_text('state = "from-config.json"\nparallelism = 2\n')
     monkeypatch.chdir(tmp_path)
     generated = fill(cli, written)
-    assert "| `--state` | file | `RECONCILER_STATE` | `reconciler.state.json` |" in generated
+    assert "| `--state` | path\\|url | `RECONCILER_STATE` | `reconciler.state.json` |" in generated
     assert "state-from-env" not in generated
     assert "from-config" not in generated
     assert "http://127.0.0.1:1" not in generated

@@ -64,6 +64,8 @@ from reconciler.output.plan_json import plan_document
 from reconciler.output.plan_text import refusal, render_text
 from reconciler.output.progress import Progress
 from reconciler.output.style import counted
+from reconciler.state.backends import open_store
+from reconciler.state.location import StateLocation
 from reconciler.state.store import StateStore
 
 
@@ -92,7 +94,7 @@ from reconciler.state.store import StateStore
 @max_file_size_option
 def apply(
     paths: tuple[str, ...],
-    state_path: Path,
+    state_path: StateLocation,
     auto_approve: bool,
     plan_file: Path | None,
     output_format: str,
@@ -114,7 +116,7 @@ def apply(
     color = colour(no_color) and not as_json
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
     saved = read_saved_plan(plan_file) if plan_file is not None else None
-    with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
+    with open_store(state_path, command=command_line(), warn=stderr_warning) as store:
         state = store.state
         here, base = folders(state_path)
         plan_options = scoped(plan_options, paths, here, base)  # what a prune may delete

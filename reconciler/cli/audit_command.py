@@ -7,8 +7,6 @@ lists where that takes fewer requests), and prints the pure core's report.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from reconciler.actions.readback import read_live
@@ -33,8 +31,9 @@ from reconciler.output.audit_json import render_audit_json
 from reconciler.output.audit_markdown import render_audit_markdown
 from reconciler.output.audit_text import render_audit_text
 from reconciler.output.style import counted
+from reconciler.state.backends import load_state
 from reconciler.state.codec import State
-from reconciler.state.store import load_state
+from reconciler.state.location import StateLocation
 
 
 @click.command()
@@ -52,7 +51,7 @@ from reconciler.state.store import load_state
 @max_file_size_option
 def audit(
     paths: tuple[str, ...],
-    state_path: Path,
+    state_path: StateLocation,
     remote: bool,
     output_format: str,
     detailed_exitcode: bool,

@@ -38,6 +38,7 @@ SETTINGS = frozenset(
     {
         "paths",
         "state",
+        "s3_endpoint_url",
         "api_url",
         "auth_url",
         "read_api_url",
@@ -71,11 +72,12 @@ PER_RUN = frozenset(
         "remote",
         "source",
         "target",
+        "to",
     }
 )
 GLOBAL = frozenset({"config", "env", "debug", "log_level", "help", "version"})
 NOT_CONFIGURED = frozenset({"emulator", "schema"})  # a development tool; no option at all
-_URLS = ("api_url", "auth_url", "read_api_url")
+_URLS = ("api_url", "auth_url", "read_api_url", "s3_endpoint_url")
 _CREDENTIAL = re.compile(
     r"token|secret|passw|credential|api_?key|private_?key|bearer|cookie|auth_?header",
     re.IGNORECASE,
@@ -353,6 +355,15 @@ def setting_key(param: click.Parameter) -> str | None:
     return max(long, key=len)[2:].replace("-", "_") if long else None
 
 
+def configured_folder() -> str | None:
+    """The folder of the config file in use, if any ("" for the current folder)."""
+    ctx = click.get_current_context(silent=True)
+    config = ctx.meta.get(META) if ctx is not None else None
+    if not isinstance(config, Config) or config.path is None:
+        return None
+    return config.folder
+
+
 def configure(ctx: click.Context, given: Path | None, env: str | None) -> Config:
     """Load the config and hand it to the command about to run (`ctx.invoked_subcommand`):
     its `default_map` (ConfigError if a value is bad for it) and the configured PATHS."""
@@ -378,8 +389,8 @@ def defaults_for(config: Config, command: click.Command) -> dict[str, Any]:
     its settings. Every layer's value of those settings is checked (ConfigError)."""
     problems: list[Problem] = []
     found = _defaults(config, command, problems)
-    if problems:
-        raise ConfigError(problems, config.path or FILE_NAME)
+    if problems:  # once each: a group's subcommands share settings (`state` of `state ...`)
+        raise ConfigError(sorted(set(problems)), config.path or FILE_NAME)
     return found
 
 
@@ -408,6 +419,28 @@ def _defaults(config: Config, command: click.Command, problems: list[Problem]) -
     return found
 
 
+class PathOrUrl(click.ParamType[str]):
+    """A file's path or a store's URL (`--state`): in this file, a relative path starts at the
+    file's folder as any path here; a URL (scheme://...) is taken as written."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from reconciler.state.location import locate
+
+        try:
+            locate(str(value))  # the endpoint is checked later, with --s3-endpoint-url
+        except UsageError as error:
+            self.fail(str(error).removeprefix("--state "), param, ctx)
+        return str(value)
+
+
+def _relative_path(param: click.Option, item: object) -> bool:
+    if isinstance(param.type, click.Path):
+        return True
+    return isinstance(param.type, PathOrUrl) and isinstance(item, str) and "://" not in item
+
+
 class BadSetting(Exception):
     """A value the option would refuse (the message says why)."""
 
@@ -423,10 +456,10 @@ def convert(param: click.Option, value: Any, folder: str) -> Any:
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise BadSetting("expected " + ("a list of " if param.multiple else "") + "a value")
-    if isinstance(param.type, click.Path):
+    if isinstance(param.type, (click.Path, PathOrUrl)):
         if not all(isinstance(item, str) and item for item in items):
             raise BadSetting("expected a path (a string)")
-        items = [_resolved(folder, item) for item in items]
+        items = [_resolved(folder, item) if _relative_path(param, item) else item for item in items]
     try:
         converted = [param.type.convert(item, param, None) for item in items]
     except click.BadParameter as error:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from reconciler.actions.adoption import candidates, import_records
@@ -24,7 +22,8 @@ from reconciler.core.scope import files_to_fill
 from reconciler.errors import EXIT_FAILURE, EXIT_OK
 from reconciler.manifests.reader import read_manifests
 from reconciler.output.apply_text import render_import_summary, render_result
-from reconciler.state.store import StateStore
+from reconciler.state.backends import open_store
+from reconciler.state.location import StateLocation
 
 
 @click.command("import")
@@ -37,7 +36,7 @@ from reconciler.state.store import StateStore
 @scope_options
 def import_command(
     paths: tuple[str, ...],
-    state_path: Path,
+    state_path: StateLocation,
     dry_run: bool,
     no_color: bool,
     max_file_size: int,
@@ -51,7 +50,7 @@ def import_command(
     """
     color = colour(no_color)
     desired = read_manifests(paths or DEFAULT_PATHS, max_file_size=max_file_size)
-    with StateStore.open(state_path, command=command_line(), warn=stderr_warning) as store:
+    with open_store(state_path, command=command_line(), warn=stderr_warning) as store:
         state = store.state
         here, base = folders(state_path)
         the_plan = make_plan(

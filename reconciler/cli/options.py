@@ -18,13 +18,14 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from reconciler.cli.config import PATHS_META
+from reconciler.cli.config import PATHS_META, PathOrUrl, configured_folder
 from reconciler.core.limits import DEFAULT_COUNT, DEFAULT_SHARE, MIN_RECORDED_FOR_SHARE, PlanOptions
 from reconciler.core.resources import SOURCES
 from reconciler.core.scope import scope_of
 from reconciler.manifests.cache import ManifestCache
 from reconciler.manifests.discovery import DEFAULT_MAX_FILE_SIZE
 from reconciler.manifests.problems import byte_size
+from reconciler.state.location import StateLocation, locate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,11 +44,15 @@ paths_argument = click.argument(
 )
 
 
-def folders(state_path: Path) -> tuple[str, str]:
+def folders(state: StateLocation) -> tuple[str, str]:
     """The current folder and the state file's, absolute: manifest files are recorded relative
-    to the state's folder (core/scope.py), whatever folder a run starts in."""
+    to the state's folder (core/scope.py), whatever folder a run starts in. A state in a store
+    has no folder: the config file's stands for it, else the current folder
+    (docs/state-backends.md)."""
     here = os.getcwd()
-    return here, os.path.dirname(os.path.abspath(state_path))
+    if isinstance(state, Path):
+        return here, os.path.dirname(os.path.abspath(state))
+    return here, os.path.abspath(configured_folder() or here)
 
 
 def scoped(
@@ -89,16 +94,51 @@ max_file_size_option = click.option(
     help="The largest manifest file read (bytes, or KiB, MiB, GiB); a larger one is refused "
     "unread (exit 3).",
 )
-state_option = click.option(
-    "--state",
-    "state_path",
-    envvar="RECONCILER_STATE",
-    show_envvar=True,
-    default=DEFAULT_STATE,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The state file: what reconciler has created in COR, with COR's ids.",
+
+
+class StateType(click.ParamType[str]):
+    """A state file's path, or a store's URL (postgres://..., s3://BUCKET/KEY); judged with
+    --s3-endpoint-url when both are known (`state/location.py`). In a config file a relative
+    path starts at the file's folder, as any path there (cli/config.py)."""
+
+    name = "path|url"
+
+
+def _state_location(state_path: str, s3_endpoint_url: str | None) -> StateLocation:
+    return locate(state_path, s3_endpoint_url=s3_endpoint_url or None, environ=os.environ)
+
+
+_STATE_OPTIONS = (
+    click.option(
+        "--state",
+        "state_path",
+        envvar="RECONCILER_STATE",
+        show_envvar=True,
+        default=DEFAULT_STATE,
+        show_default=True,
+        type=PathOrUrl(),  # judged with --s3-endpoint-url, by _state_location
+        help="The state: what reconciler has created in COR, with COR's ids. A file, or a "
+        "store: postgresql://[USER@]HOST[:PORT]/DB[?state=NAME&schema=NAME] or "
+        "s3://BUCKET/KEY; credentials from the environment only (docs/state-backends.md).",
+    ),
+    click.option(
+        "--s3-endpoint-url",
+        envvar="AWS_ENDPOINT_URL",
+        show_envvar=True,
+        metavar="URL",
+        help="An S3-compatible store's endpoint (MinIO, SeaweedFS...) for an s3:// state; "
+        "none: AWS.",
+    ),
 )
+
+
+def state_option(command: F) -> F:
+    """Add --state and --s3-endpoint-url; the command receives them as one
+    `state_path: StateLocation` (a Path for a file: the default, unchanged)."""
+    command = gathered(("state_path", "s3_endpoint_url"), "state_path", _state_location)(command)
+    return with_options(command, _STATE_OPTIONS)
+
+
 no_color_option = click.option(
     "--no-color", is_flag=True, help="Never colour the output (also: NO_COLOR set)."
 )

@@ -1,4 +1,4 @@
-"""`reconciler plan`: what apply would change, from the manifests and the state file only.
+"""`reconciler plan`: what apply would change, from the manifests and the state only.
 
 Offline: no credentials, no API call, no lock (safe for pull requests from forks). Renders the
 pure core's plan as text, JSON or Markdown; `--out` saves it for `apply --plan`.
@@ -37,8 +37,9 @@ from reconciler.memory import no_gc
 from reconciler.output.plan_json import plan_document, render_json
 from reconciler.output.plan_markdown import render_markdown
 from reconciler.output.plan_text import refusal, render_text
+from reconciler.state.backends import load_state
 from reconciler.state.codec import State
-from reconciler.state.store import load_state
+from reconciler.state.location import StateLocation
 
 
 @click.command()
@@ -64,7 +65,7 @@ from reconciler.state.store import load_state
 @base_options
 def plan(
     paths: tuple[str, ...],
-    state_path: Path,
+    state_path: StateLocation,
     output_format: str,
     detailed_exitcode: bool,
     out_path: Path | None,
@@ -75,7 +76,7 @@ def plan(
     connection: ConnectionOptions,
     base_source: BaseSource | None,
 ) -> int:
-    """Show what apply would change, from the manifests and the state file only (offline).
+    """Show what apply would change, from the manifests and the state only (COR is not asked).
 
     With --refresh, first read what COR holds now through its main API (credentials from the
     environment, as for apply) and plan against it.
