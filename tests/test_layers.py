@@ -69,9 +69,9 @@ ONLY_IN: dict[str, tuple[str, ...]] = {
     ),
     "pydantic_core": ("reconciler/manifests/schema.py",),
     "tomli": ("reconciler/cli/config.py",),  # tomllib before Python 3.11: reconciler.toml
-    "psycopg": ("reconciler/state/postgres.py",),  # the PostgreSQL state store
-    "boto3": ("reconciler/state/s3.py",),  # the S3 state store
-    "botocore": ("reconciler/state/s3.py",),
+    "psycopg": ("reconciler/state/postgres",),  # the PostgreSQL state store: postgres*.py
+    "boto3": ("reconciler/state/s3",),  # the S3 state store: s3*.py
+    "botocore": ("reconciler/state/s3",),
 }
 
 

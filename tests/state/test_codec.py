@@ -4,7 +4,6 @@ the models (state/schema.py) refuse, and reads what they accept the same."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -141,7 +140,7 @@ STATE_VARIANTS = [
 def test_the_state_fast_path_agrees_with_the_models(document: dict[str, Any]) -> None:
     fast = codec.plain_state(document)
     try:
-        slow = state._judged(Path("s.json"), document)
+        slow = state._judged("s.json", document)
     except StateError:  # refused by the models or the duplicate check
         assert fast is None
         return
@@ -159,13 +158,13 @@ def test_the_state_fast_path_agrees_with_the_models(document: dict[str, Any]) ->
 @pytest.mark.parametrize("document", REFUSED_VALUES)
 def test_a_value_no_rule_allows_is_refused(document: dict[str, Any]) -> None:
     with pytest.raises(StateError):
-        state._judged(Path("s.json"), document)
+        state._judged("s.json", document)
     assert codec.plain_state(document) is None
 
 
 @pytest.mark.parametrize("document", ORDINARY_VALUES)
 def test_valid_values_that_are_not_plainly_so_take_the_fast_path(document: dict[str, Any]) -> None:
-    state._judged(Path("s.json"), document)  # valid
+    state._judged("s.json", document)  # valid
     assert codec.plain_state(document) is not None
 
 
@@ -199,4 +198,4 @@ def test_a_file_is_written_last_only_when_known_and_reads_back() -> None:
 def test_a_file_in_a_version_1_state_is_refused_naming_it() -> None:
     document = _changed(("format_version",), 1)
     with pytest.raises(StateError, match=r"resources\.1\.file: no field of format_version 1"):
-        state._judged(Path("s.json"), document)
+        state._judged("s.json", document)
