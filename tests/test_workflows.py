@@ -3,7 +3,9 @@
 actionlint passes on every workflow (and, through the workflows that use it, checks the
 composite action's metadata), and every `reconciler ...` command in a `run:` block, in the
 composite action or in the pre-commit hook parses against the real CLI: a renamed option breaks
-this test, not a user's CI. docs/github-actions.md describes the files.
+this test, not a user's CI. The state-store option is wired as documented (the store's URL and
+credentials through `env:` only, the snapshot published with `state pull` and read without
+credentials). docs/github-actions.md describes the files.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -120,9 +123,10 @@ def _is_operator(token: str) -> bool:
     return bool(token) and all(char in ";&|()<>" for char in token)
 
 
-def _commands_in(script: str) -> list[list[str]]:
+def _commands_in(script: str, *, raw: bool = False) -> list[list[str]]:
     """Each `reconciler ...` command of a shell script, as its arguments; what follows the
-    command (a redirection, a pipe, `||`, `;`) is left out, a `$VAR` becomes PLACEHOLDER."""
+    command (a redirection, a pipe, `||`, `;`) is left out, a `$VAR` becomes PLACEHOLDER
+    (unless `raw`: then it stays as written, unquoted)."""
     commands: list[list[str]] = []
     for line in _logical_lines(script):
         tokens = _tokens(line)
@@ -134,7 +138,7 @@ def _commands_in(script: str) -> list[list[str]]:
             if at_command and token == "reconciler":
                 args: list[str] = []
                 while index < len(tokens) and not _is_operator(tokens[index]):
-                    args.append(_placeholder(tokens[index]))
+                    args.append(tokens[index] if raw else _placeholder(tokens[index]))
                     index += 1
                 commands.append(args)
                 at_command = False
@@ -301,3 +305,106 @@ def test_no_script_pastes_text_inside_a_fence_of_fixed_length(path: Path) -> Non
     runs those steps over hostile text)."""
     scripts = _run_blocks(yaml.safe_load(path.read_text(encoding="utf-8")))
     assert [line for script in scripts for line in _fixed_fences(script)] == []
+
+
+# --- The state-store option (docs/github-actions.md#plans-from-forks-a-read-only-snapshot) ----
+# tests/test_workflow_snapshot.py runs the snapshot's two steps; these check how they are wired.
+
+EXAMPLES = ROOT / "examples" / "github"
+STORE_CREDENTIALS = {
+    "PGPASSWORD": "${{ secrets.PGPASSWORD }}",
+    "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+    "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+    "AWS_REGION": "${{ vars.AWS_REGION }}",
+    "AWS_ENDPOINT_URL": "${{ vars.AWS_ENDPOINT_URL }}",
+}
+_CHOSEN_STATE = 'state="${RECONCILER_STATE:-$STATE_FILE}"'
+
+
+def _example(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    return document
+
+
+def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in document["jobs"].values() for step in job["steps"]]
+
+
+def _named(document: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [step for step in _steps(document) if step.get("name") == name]
+    assert len(found) == 1, f"no single step {name!r}"
+    return found[0]
+
+
+_READS_THE_STATE = {"plan", "apply", "audit", "import", "state"}
+
+
+def _states_in(script: str) -> list[str | None]:
+    """The --state of each command in the script that reads the state (None: not given)."""
+    commands = [args for args in _commands_in(script, raw=True) if args[0] in _READS_THE_STATE]
+    return [args[args.index("--state") + 1] if "--state" in args else None for args in commands]
+
+
+@pytest.mark.parametrize("name", ["reconciler-apply.yml", "reconciler-audit.yml"])
+def test_the_store_url_reaches_commands_through_the_environment_only(name: str) -> None:
+    """RECONCILER_STATE is a repository variable put in the workflow's env (off when empty);
+    each command that reads the state takes it from there, never from a pasted `${{ }}`; the
+    credentials are given to those steps alone, never to the whole workflow or job."""
+    document = _example(name)
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    assert document["env"]["RECONCILER_STATE"] == "${{ vars.RECONCILER_STATE }}"
+    assert text.count("RECONCILER_STATE }}") == 1
+    levels = [document.get("env", {}), *(job.get("env", {}) for job in document["jobs"].values())]
+    assert [value for env in levels for value in env.values() if "secrets." in value] == []
+    readers = 0
+    for step in _steps(document):
+        script = step.get("run", "")
+        states = _states_in(script)
+        for state in states:
+            assert state in ("$state", "$RECONCILER_STATE"), f"{step.get('name')}: --state {state}"
+            assert state != "$state" or _CHOSEN_STATE in script, step.get("name")
+        if states:
+            readers += 1
+            env = step.get("env", {})
+            assert {key: env.get(key) for key in STORE_CREDENTIALS} == STORE_CREDENTIALS, step.get(
+                "name"
+            )
+    assert readers >= (3 if name == "reconciler-apply.yml" else 1)
+
+
+def test_the_apply_publishes_a_snapshot_instead_of_committing_the_state() -> None:
+    document = _example("reconciler-apply.yml")
+    names = [step.get("name") for step in _steps(document)]
+    publish = _named(document, "Publish the state snapshot")
+    assert names.index("Publish the state snapshot") > names.index("Apply")
+    # after a failed or interrupted apply too, and only with a store
+    assert publish["if"] == (
+        "always() && env.RECONCILER_STATE != '' && steps.plan.outcome == 'success'"
+    )
+    assert ["state", "pull", "--state", "$RECONCILER_STATE"] in _commands_in(
+        publish["run"], raw=True
+    )
+    pushes = [line.strip() for line in publish["run"].splitlines() if "git push" in line]
+    assert pushes == ['if git push --quiet origin "$commit:$branch"; then']  # never forced
+    assert 'branch="refs/heads/$STATE_SNAPSHOT_BRANCH"' in publish["run"]
+    commit = _named(document, "Commit the state")
+    assert commit["if"].endswith("&& env.RECONCILER_STATE == ''")
+    assert document["jobs"]["apply"]["permissions"] == {"contents": "write"}
+
+
+def test_the_pull_request_plan_reads_the_snapshot_with_no_variable_or_secret() -> None:
+    """Forks get neither: the plan knows a store is used because the snapshot branch exists."""
+    text = (EXAMPLES / "reconciler-plan.yml").read_text(encoding="utf-8")
+    assert "secrets." not in text
+    assert "vars." not in text
+    document = _example("reconciler-plan.yml")
+    branch = document["env"]["STATE_SNAPSHOT_BRANCH"]
+    assert branch == _example("reconciler-apply.yml")["env"]["STATE_SNAPSHOT_BRANCH"]
+    read = _named(document, "Read the state to plan against")
+    assert 'snapshot="refs/remotes/origin/$STATE_SNAPSHOT_BRANCH"' in read["run"]
+    plan = _named(document, "Plan")
+    assert _states_in(plan["run"]) == ["$BASE_STATE"]
+    assert plan["env"]["BASE_STATE"] == "${{ steps.base.outputs.state }}"
+    comment = _named(document, "Write the comment")
+    assert comment["env"]["AGAINST"] == "${{ steps.base.outputs.against }}"
+    assert "Planned against %s." in comment["run"]
