@@ -175,6 +175,21 @@ def _read_info(fd: int) -> LockInfo | _Unreadable | None:
     return LockInfo(**model.model_dump())
 
 
+def info_of(document: object) -> LockInfo | str:
+    """A lock record read back from a remote store (a database row's fields, a lock object's
+    JSON), validated with `schema.LockFile` as the lock file's is: its LockInfo, or why it is
+    not one."""
+    from pydantic import ValidationError
+
+    from reconciler.state.schema import LockFile
+
+    try:
+        model = LockFile.model_validate(document)
+    except ValidationError as exc:
+        return f"it is not a lock record: {exc.error_count()} wrong fields"
+    return LockInfo(**model.model_dump())
+
+
 def _write_info(fd: int, info: LockInfo) -> None:
     """Truncate first: a crash halfway leaves an empty file (nobody), never a mix of two."""
     data = json.dumps(dataclasses.asdict(info), ensure_ascii=False) + "\n"

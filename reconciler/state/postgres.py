@@ -3,116 +3,60 @@ journal (docs/state-backends.md).
 
 Part of the state store, imported by `backends.py` only when a location names PostgreSQL (so
 that psycopg is needed only then). Records and the keys in doubt are rows of tables in the
-location's schema (created on first use, versioned), several states apart by name. Each change
-is SQL committed before `append` returns (or at the group's `sync`), the first change of a run
-bumping the serial in the same transaction: the rows ARE the state, so a killed run loses
-nothing committed and there is nothing to compact. The lock is a session advisory lock, which
-the server frees when the holder's session ends, beside a `locks` row naming the holder.
-`conninfo` (it may hold DATABASE_URL's password) never reaches a message. Imports psycopg, the
-standard library, core values, `errors`, `files` and the state's modules.
+location's schema (`postgres_schema.py`: created on first use, versioned, read back as a State),
+several states apart by name. Each change is SQL committed before `append` returns (or at the
+group's `sync`), the first change of a run bumping the serial in the same transaction: the rows
+ARE the state, so a killed run loses nothing committed and there is nothing to compact. The lock
+is a session advisory lock, which the server frees when the holder's session ends, beside a
+`locks` row naming the holder (`postgres_lock.py`). This module holds the three doors
+(`load`, `open_store`, `force_unlock`), the connection and the words for its errors, and the
+Medium that writes changes as SQL. `conninfo` (it may hold DATABASE_URL's password) never
+reaches a message. Imports psycopg, the standard library, core values, `errors` and the state's
+modules.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
-from functools import lru_cache
-from typing import Any, TypeAlias
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconciler.core.resources import ResourceKey
 from reconciler.core.text import printable
-from reconciler.errors import RefusedError, StateError, StateWriteError, StoreError, UsageError
-from reconciler.files import RefusedJsonError, loads_strictly
-from reconciler.memory import no_gc
+from reconciler.errors import RefusedError, StateWriteError, StoreError, UsageError
 from reconciler.state import journal
-from reconciler.state.codec import FORMAT_VERSION, State, key_fields
+from reconciler.state.codec import State, key_fields
 from reconciler.state.location import PostgresLocation
 from reconciler.state.lock import LockInfo, this_run
-from reconciler.state.store import StateStore, state_of
+from reconciler.state.postgres_lock import (
+    held_message,
+    hold,
+    holder,
+    holder_of,
+    lock_key,
+    takeover_warning,
+    try_lock,
+    unbreakable_message,
+    unhold,
+    unlock,
+)
+from reconciler.state.postgres_schema import (
+    Connection,
+    ensure_schema,
+    read_state,
+    statements,
+    stored_version,
+)
+from reconciler.state.store import StateStore
 
-SCHEMA_VERSION = 1  # what this reconciler creates and reads
-Connection: TypeAlias = "psycopg.Connection[tuple[Any, ...]]"
 _DEFAULTS = (  # what reconciler sets unless the URL, DATABASE_URL or libpq's variable does
     ("application_name", "reconciler", "PGAPPNAME"),
     ("connect_timeout", "10", "PGCONNECT_TIMEOUT"),
 )
-_CREATE = """
-CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.states (
-    name text PRIMARY KEY, lineage text NOT NULL, serial bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.records (
-    state text, kind text, source text, id text, cor_id bigint NOT NULL,
-    attributes json NOT NULL, protected boolean NOT NULL DEFAULT false, file text,
-    PRIMARY KEY (state, kind, source, id));
-CREATE TABLE IF NOT EXISTS {s}.in_doubt (
-    state text, kind text, source text, id text, PRIMARY KEY (state, kind, source, id));
-CREATE TABLE IF NOT EXISTS {s}.locks (
-    state text PRIMARY KEY, holder text, host text, pid integer, started_at text, command text);
-INSERT INTO {s}.schema_version (version)
-    SELECT 1 WHERE NOT EXISTS (SELECT FROM {s}.schema_version);
-"""
-_KEY = "state = %s AND kind = %s AND source = %s AND id = %s"
-_STATEMENTS = {
-    "version": "SELECT max(version), count(*) FROM {s}.schema_version",
-    "state": "SELECT lineage, serial FROM {s}.states WHERE name = %s",
-    "orphans": "SELECT EXISTS (SELECT FROM {s}.records WHERE state = %s) "
-    "OR EXISTS (SELECT FROM {s}.in_doubt WHERE state = %s)",
-    "records": "SELECT kind, source, id, cor_id, attributes::text, protected, file "
-    "FROM {s}.records WHERE state = %s",
-    "in_doubt": "SELECT kind, source, id FROM {s}.in_doubt WHERE state = %s",
-    "holder": "SELECT holder, host, pid, started_at, command FROM {s}.locks WHERE state = %s",
-    "hold": "INSERT INTO {s}.locks (state, holder, host, pid, started_at, command) "
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (state) DO UPDATE SET holder = "
-    "EXCLUDED.holder, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = "
-    "EXCLUDED.started_at, command = EXCLUDED.command",
-    "unhold": "DELETE FROM {s}.locks WHERE state = %s",
-    "bump": "UPDATE {s}.states SET serial = serial + 1 "
-    "WHERE name = %s AND lineage = %s AND serial = %s",
-    "unbump": "UPDATE {s}.states SET serial = serial - 1 "
-    "WHERE name = %s AND lineage = %s AND serial = %s",
-    "create": "INSERT INTO {s}.states (name, lineage, serial) VALUES (%s, %s, %s) "
-    "ON CONFLICT (name) DO NOTHING",
-    "uncreate": "DELETE FROM {s}.states WHERE name = %s AND lineage = %s AND serial = %s",
-    "set": "INSERT INTO {s}.states (name, lineage, serial) VALUES (%s, %s, %s) "
-    "ON CONFLICT (name) DO UPDATE SET lineage = EXCLUDED.lineage, serial = EXCLUDED.serial",
-    "intent": "INSERT INTO {s}.in_doubt (state, kind, source, id) VALUES (%s, %s, %s, %s) "
-    "ON CONFLICT DO NOTHING",
-    "put": "WITH doubt AS (DELETE FROM {s}.in_doubt WHERE " + _KEY + ") "
-    "INSERT INTO {s}.records (state, kind, source, id, cor_id, attributes, protected, file) "
-    "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s) ON CONFLICT (state, kind, source, id) "
-    "DO UPDATE SET cor_id = EXCLUDED.cor_id, attributes = EXCLUDED.attributes, "
-    "protected = EXCLUDED.protected, file = EXCLUDED.file",
-    "resolve": "DELETE FROM {s}.in_doubt WHERE " + _KEY,
-    "forget": "WITH doubt AS (DELETE FROM {s}.in_doubt WHERE " + _KEY + ") "
-    "DELETE FROM {s}.records WHERE " + _KEY,
-    "fill": "UPDATE {s}.records SET file = %s WHERE " + _KEY + " AND file IS NULL",
-    "clear_records": "DELETE FROM {s}.records WHERE state = %s",
-    "clear_in_doubt": "DELETE FROM {s}.in_doubt WHERE state = %s",
-    "copy_records": "COPY {s}.records (state, kind, source, id, cor_id, attributes, protected, "
-    "file) FROM STDIN",
-    "copy_in_doubt": "COPY {s}.in_doubt (state, kind, source, id) FROM STDIN",
-}
-_HAS_SCHEMA = "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)"
-_FIND_SCHEMA = "SELECT to_regclass(format('%%I.schema_version', %s::text))"
-_BACKEND = (  # the session holding a bigint advisory lock: its halves, objsubid 1
-    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND classid = %s::bigint::oid AND objid = %s::bigint::oid"
-)
-
-
-@lru_cache(maxsize=8)
-def _statements(schema: str) -> Mapping[str, sql.Composed]:
-    """Every statement, its tables in `schema` (quoted as an identifier, never pasted)."""
-    name = sql.Identifier(schema)
-    return {key: sql.SQL(text).format(s=name) for key, text in _STATEMENTS.items()}
 
 
 def _ignore(message: str) -> None:
@@ -129,9 +73,9 @@ def load(location: PostgresLocation) -> State:
     with _connected(location) as connection, _reading(location):
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.read_only = True
-        if _stored_version(connection, location) is None:
+        if stored_version(connection, location) is None:
             return State.empty()
-        state, _ = _read_state(connection, location)
+        state, _ = read_state(connection, location)
         connection.rollback()
         return state
 
@@ -145,18 +89,14 @@ def open_store(
     connection = _connect(location)
     try:
         with _reading(location):
-            _ensure_schema(connection, location)
-            key = lock_key(location)
-            if not _try_lock(connection, key):
-                raise RefusedError(_held_message(location, *_holder_of(connection, location)))
-            previous = _holder(connection, location)
+            ensure_schema(connection, location)
+            if not try_lock(connection, lock_key(location)):
+                raise RefusedError(held_message(location, *holder_of(connection, location)))
+            previous = holder(connection, location)
             if previous is not None:
-                warn(
-                    f"took over the lock of the state {location}, left by {previous}, whose "
-                    "database session has ended"
-                )
-            state, stored = _read_state(connection, location)
-            _hold(connection, location, this_run(command))
+                warn(takeover_warning(location, previous))
+            state, stored = read_state(connection, location)
+            hold(connection, location, this_run(command))
             connection.commit()
     except BaseException:
         _close(connection)
@@ -171,20 +111,15 @@ def force_unlock(location: PostgresLocation) -> LockInfo | None:
     from here, only by that session ending (or `pg_terminate_backend`, which the message
     gives)."""
     with _connected(location) as connection, _reading(location):
-        if _stored_version(connection, location) is None:
+        if stored_version(connection, location) is None:
             return None
         key = lock_key(location)
-        if not _try_lock(connection, key):
-            who, backend = _holder_of(connection, location)
-            raise RefusedError(
-                f"cannot unlock the state {location}: {who or 'a run that has not said who it is'}"
-                " holds its lock in a live database session, which cannot be broken safely; "
-                f"stop that run first; {_terminate_hint(backend)}"
-            )
-        info = _holder(connection, location)
-        connection.execute(_statements(location.schema)["unhold"], (location.state,))
+        if not try_lock(connection, key):
+            raise RefusedError(unbreakable_message(location, *holder_of(connection, location)))
+        info = holder(connection, location)
+        unhold(connection, location)
         connection.commit()
-        _unlock(connection, key)
+        unlock(connection, key)
     return info if isinstance(info, LockInfo) else None
 
 
@@ -257,192 +192,6 @@ def _said(error: psycopg.Error, location: PostgresLocation) -> str:
     return printable(text or type(error).__name__)
 
 
-# --- the schema --------------------------------------------------------------------------------
-
-
-def _stored_version(connection: Connection, location: PostgresLocation) -> int | None:
-    """The schema's version, None if there is no schema yet. StateError if it is not one this
-    reconciler reads."""
-    row = connection.execute(_FIND_SCHEMA, (location.schema,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    version, count = _one(connection.execute(_statements(location.schema)["version"]))
-    if count != 1 or version is None or version < 1:
-        raise StateError(
-            f"the state {location}: the table {location.schema}.schema_version must hold one "
-            f"row, the schema's version (a positive number); it holds {count}, the largest "
-            f"{version}"
-        )
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"the state {location} is in a schema of version {version}, written by a newer "
-            f"reconciler; upgrade (this one reads version {SCHEMA_VERSION})"
-        )
-    return int(version)
-
-
-def _ensure_schema(connection: Connection, location: PostgresLocation) -> None:
-    """Create the schema and its tables if missing, committed. Two first runs at once: the
-    transaction-scoped advisory lock makes the second wait for the first's commit, and each
-    statement of the creation does nothing if what it makes is there (a backend's catalog
-    cache may still miss, in that transaction, what the first made: it is checked again after
-    the commit)."""
-    if _stored_version(connection, location) is None:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_key("schema", location.schema),))
-        name = sql.Identifier(location.schema)
-        if not _one(connection.execute(_HAS_SCHEMA, (location.schema,)))[0]:
-            # not IF NOT EXISTS: that needs CREATE on the database even when the schema
-            # exists, which a role given a schema made for it may not have
-            connection.execute(sql.SQL("CREATE SCHEMA {s}").format(s=name))
-        connection.execute(sql.SQL(_CREATE).format(s=name))
-        connection.commit()
-        _stored_version(connection, location)  # one of a newer reconciler's, made meanwhile
-    connection.commit()
-
-
-def _one(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
-    row = cursor.fetchone()
-    assert row is not None  # an aggregate, or EXISTS: always one row
-    return row
-
-
-# --- reading the state -------------------------------------------------------------------------
-
-
-def _read_state(connection: Connection, location: PostgresLocation) -> tuple[State, bool]:
-    """The state's rows as a State, validated as a state file is (`store.state_of`: a row no
-    file could hold is refused the same way), and whether it has a `states` row."""
-    statements = _statements(location.schema)
-    row = connection.execute(statements["state"], (location.state,)).fetchone()
-    if row is None:
-        orphans = connection.execute(statements["orphans"], (location.state,) * 2)
-        if _one(orphans)[0]:
-            raise StateError(
-                f"the state {location} has records or keys in doubt but no row in "
-                f"{location.schema}.states (its lineage and serial): restore that row"
-            )
-        return State.empty(), False
-    lineage, serial = row
-    with no_gc():
-        resources = _resources(connection, location)
-        in_doubt = connection.execute(statements["in_doubt"], (location.state,)).fetchall()
-        document: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "lineage": lineage,
-            "serial": serial,
-            "resources": resources,
-        }
-        if in_doubt:
-            document["in_doubt"] = [
-                {"kind": kind, "source": source, "id": id_} for kind, source, id_ in in_doubt
-            ]
-        return state_of(str(location), document), True
-
-
-def _resources(connection: Connection, location: PostgresLocation) -> list[dict[str, Any]]:
-    """The records' rows as a state file's `resources`: `protected` only if true, `file` only
-    if known (as `codec.record_fields` writes them); attributes read as the file's JSON is
-    (`loads_strictly`: a key twice is refused, not the last kept)."""
-    cursor = connection.execute(_statements(location.schema)["records"], (location.state,))
-    resources = []
-    for kind, source, id_, cor_id, attributes, protected, file in cursor:
-        fields = {"kind": kind, "source": source, "id": id_, "cor_id": cor_id}
-        try:
-            fields["attributes"] = loads_strictly(attributes)
-        except (RefusedJsonError, json.JSONDecodeError) as error:
-            raise StateError(
-                f"the state {location}: the attributes of {printable(f'{kind} {source}/{id_}')} "
-                f"are not valid: {error}"
-            ) from None
-        if protected is not False:
-            fields["protected"] = protected
-        if file is not None:
-            fields["file"] = file
-        resources.append(fields)
-    return resources
-
-
-# --- the lock ----------------------------------------------------------------------------------
-
-
-def lock_key(location: PostgresLocation) -> int:
-    """The advisory lock's key: one bigint per (schema, state) in a database."""
-    return _key("state", location.schema, location.state)
-
-
-def _key(*parts: str) -> int:
-    digest = hashlib.sha256("\0".join(("reconciler", *parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _try_lock(connection: Connection, key: int) -> bool:
-    """Take the session advisory lock if free (it outlives the transaction, which ends)."""
-    locked = bool(_one(connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)))[0])
-    connection.commit()
-    return locked
-
-
-def _unlock(connection: Connection, key: int) -> None:
-    connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
-    connection.commit()
-
-
-def _holder(connection: Connection, location: PostgresLocation) -> LockInfo | str | None:
-    """Who the `locks` row names: a LockInfo, words for a row reconciler cannot read (it was
-    not written by reconciler), or None if there is no row."""
-    from pydantic import ValidationError
-
-    from reconciler.state.schema import LockFile
-
-    statement = _statements(location.schema)["holder"]
-    row = connection.execute(statement, (location.state,)).fetchone()
-    if row is None:
-        return None
-    fields = dict(zip(("holder", "host", "pid", "started_at", "command"), row, strict=True))
-    try:
-        return LockInfo(**LockFile.model_validate(fields).model_dump())
-    except ValidationError:
-        return "a run whose row in the locks table reconciler cannot read"
-
-
-def _holder_of(
-    connection: Connection, location: PostgresLocation
-) -> tuple[LockInfo | str | None, int | None]:
-    """Who holds the lock of `location` (as its locks row says), and the backend pid of the
-    session holding it (pg_locks; None if it has just let go)."""
-    who = _holder(connection, location)
-    key = lock_key(location)
-    row = connection.execute(_BACKEND, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
-    connection.rollback()
-    return who, (None if row is None else int(row[0]))
-
-
-def _hold(connection: Connection, location: PostgresLocation, info: LockInfo) -> None:
-    statement = _statements(location.schema)["hold"]
-    fields = (info.holder, info.host, info.pid, info.started_at, info.command)
-    connection.execute(statement, (location.state, *fields))
-
-
-def _terminate_hint(backend: int | None) -> str:
-    pid = str(backend) if backend is not None else "<its backend's pid, from pg_locks>"
-    return (
-        "its lock is released when that run's database session ends (if that run is gone "
-        f"and its session lingers: SELECT pg_terminate_backend({pid}))"
-    )
-
-
-def _held_message(
-    location: PostgresLocation, who: LockInfo | str | None, backend: int | None
-) -> str:
-    hint = _terminate_hint(backend)
-    if who is None:
-        return (
-            f"the state {location} is in use by another reconciler run (it holds the lock, but "
-            f"has not said who it is yet): wait for it to finish; {hint}"
-        )
-    return f"the state {location} is locked by {who}: wait for it to finish; {hint}"
-
-
 # --- the medium: changes as SQL ----------------------------------------------------------------
 
 
@@ -454,7 +203,7 @@ class _Rows:
     ) -> None:
         self._connection = connection
         self._location = location
-        self._sql = _statements(location.schema)
+        self._sql = statements(location.schema)
         self._lineage, self._serial = state.lineage, state.serial  # as stored at open
         self._stored = stored  # a `states` row exists
         self._bumped = False  # this run's first change made or bumped the `states` row
@@ -521,9 +270,9 @@ class _Rows:
         connection = self._connection
         with suppress(psycopg.Error):
             connection.rollback()
-            connection.execute(self._sql["unhold"], (self._location.state,))
+            unhold(connection, self._location)
             connection.commit()
-            _unlock(connection, lock_key(self._location))
+            unlock(connection, lock_key(self._location))
         _close(connection)
 
     @contextmanager

@@ -1,7 +1,8 @@
-"""The state in PostgreSQL (state/postgres.py), against a real server (the `postgres` fixture):
-rows that round-trip, commits that are durable when they return, the advisory lock and its
-takeover, rows no file could hold refused as a file would be, and no password in any message.
-The tests share a database, each with a schema of its own (a database takes 0.5 s to make)."""
+"""The state in PostgreSQL (state/postgres.py, postgres_schema.py, postgres_lock.py), against a
+real server (the `postgres` fixture): rows that round-trip, commits that are durable when they
+return, the advisory lock and its takeover, rows no file could hold refused as a file would be,
+and no password in any message. The tests share a database, each with a schema of its own (a
+database takes 0.5 s to make)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from reconciler.state import postgres as store
 from reconciler.state.codec import State
 from reconciler.state.location import PostgresLocation, locate
 from reconciler.state.lock import LockInfo
+from reconciler.state.postgres_lock import lock_key
 from tests.builders import recorded
 from tests.paths import ROOT
 from tests.servers.postgres import RunningPostgres
@@ -107,7 +109,7 @@ def killed(child: subprocess.Popen[str]) -> None:
 
 def wait_for_session_end(location: PostgresLocation) -> None:
     """The server notices a killed client's session end a moment later: wait for it."""
-    key = store.lock_key(location)
+    key = lock_key(location)
     with raw(location) as connection:
         for _ in range(500):
             if connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (True,):
@@ -456,8 +458,7 @@ def test_a_lost_session_is_a_write_error_naming_the_state(
     database: RunningPostgres, where: PostgresLocation
 ) -> None:
     url = f"postgres://?schema={where.schema}&state=lost"
-    located = locate(url, environ={"DATABASE_URL": with_password(database)})
-    assert isinstance(located, PostgresLocation)
+    located = with_password(url, database)
     opened = store.open_store(located, command=APPLY)
     opened.record(ACME)
     terminate = (
@@ -478,11 +479,15 @@ def test_a_lost_session_is_a_write_error_naming_the_state(
 # --- what is refused ---------------------------------------------------------------------------
 
 
-def with_password(database: RunningPostgres, port: int | None = None) -> str:
-    return (
-        f"postgresql://{database.user}:{PASSWORD}@{database.host}:{port or database.port}/"
-        f"{database.dbname}"
-    )
+def with_password(url: str, database: RunningPostgres, port: int | None = None) -> PostgresLocation:
+    """`url` located with the server, and PASSWORD, given only by DATABASE_URL (as CI would)."""
+    environ = {
+        "DATABASE_URL": f"postgresql://{database.user}:{PASSWORD}@{database.host}:"
+        f"{port or database.port}/{database.dbname}"
+    }
+    location = locate(url, environ=environ)
+    assert isinstance(location, PostgresLocation)
+    return location
 
 
 def free_port() -> int:
@@ -494,8 +499,7 @@ def free_port() -> int:
 def test_an_unreachable_server_is_a_store_error_without_the_password(
     database: RunningPostgres,
 ) -> None:
-    where = locate("postgres://", environ={"DATABASE_URL": with_password(database, free_port())})
-    assert isinstance(where, PostgresLocation)
+    where = with_password("postgres://", database, free_port())
     for attempt in (
         lambda: store.load(where),
         lambda: store.open_store(where, command=APPLY),
@@ -516,8 +520,7 @@ def test_a_password_from_the_environment_connects_and_is_never_said(
     database: RunningPostgres, where: PostgresLocation
 ) -> None:
     url = f"postgres://?schema={where.schema}"
-    located = locate(url, environ={"DATABASE_URL": with_password(database)})
-    assert isinstance(located, PostgresLocation)
+    located = with_password(url, database)
     write(located, ACME)
     with store.open_store(located, command=APPLY), pytest.raises(RefusedError) as refused:
         store.open_store(located, command=APPLY)

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # no stubs
 
-from reconciler.errors import RefusedError, StateError, StateWriteError, StoreError
+from reconciler.errors import RefusedError, StateError, StateWriteError, StoreError, UsageError
+from reconciler.state import backends, s3_objects
 from reconciler.state import s3 as s3_store
 from reconciler.state.codec import State, render_state
 from reconciler.state.location import S3Location
@@ -423,12 +424,12 @@ def test_a_put_retried_after_a_lost_answer_finds_its_own_object(
     location: S3Location, client: Any
 ) -> None:
     """botocore retries a put whose answer was lost; the retry's 412 is then its own object."""
-    s3c = s3_store._client(location)
-    first = s3_store._put(s3c, location, LOCK, b"mine", None)
+    s3c = s3_objects.make_client(location)
+    first = s3_objects.put_if(s3c, location, LOCK, b"mine", None)
 
-    assert s3_store._put(s3c, location, LOCK, b"mine", None) == first
+    assert s3_objects.put_if(s3c, location, LOCK, b"mine", None) == first
     with pytest.raises(ClientError, match="PreconditionFailed"):
-        s3_store._put(s3c, location, LOCK, b"theirs", None)
+        s3_objects.put_if(s3c, location, LOCK, b"theirs", None)
     assert read(client, location, LOCK) == b"mine"
 
 
@@ -454,3 +455,18 @@ def test_a_load_during_a_compaction_reads_again(
     assert names(client, location, JOURNAL) == []
     assert state.serial == 1  # not the empty state the load first read
     assert as_dict(state) == {record.key: record for record in (ACME, BRAND, PRODUCT)}
+
+
+def test_without_boto3_the_store_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Installed without the `s3` extra, neither boto3 nor botocore is there; `backends.py`
+    names boto3 only if the store's first library import is boto3's (`s3_objects.py` imports
+    it first, and the store's other modules take botocore's errors from it)."""
+    for name in ("boto3", "botocore", "botocore.config", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # None: "not installed" to `import`
+    for name in ("reconciler.state.s3", "reconciler.state.s3_lock", "reconciler.state.s3_objects"):
+        monkeypatch.delitem(sys.modules, name)  # imported again, and put back afterwards
+
+    with pytest.raises(UsageError, match=r"needs boto3, .* 'cor-reconciler\[s3\]'"):
+        backends.load_state(S3Location("bucket", KEY, None))
