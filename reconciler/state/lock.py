@@ -161,24 +161,17 @@ def _read_info(fd: int) -> LockInfo | _Unreadable | None:
         return _Unreadable("it is far too large")
     if not data.strip():
         return None
-    from pydantic import ValidationError
-
-    from reconciler.state.schema import LockFile
-
     try:
         document = loads_strictly(data.decode("utf-8"))
-        model = LockFile.model_validate(document)
     except (UnicodeDecodeError, json.JSONDecodeError, RefusedJsonError):
         return _Unreadable("it is not a lock record (JSON)")
-    except ValidationError as exc:
-        return _Unreadable(f"it is not a lock record: {exc.error_count()} wrong fields")
-    return LockInfo(**model.model_dump())
+    info = info_of(document)
+    return info if isinstance(info, LockInfo) else _Unreadable(info)
 
 
 def info_of(document: object) -> LockInfo | str:
-    """A lock record read back from a remote store (a database row's fields, a lock object's
-    JSON), validated with `schema.LockFile` as the lock file's is: its LockInfo, or why it is
-    not one."""
+    """A lock record read back (the lock file's JSON, a database row's fields, a lock object's
+    JSON), validated with `schema.LockFile`: its LockInfo, or why it is not one."""
     from pydantic import ValidationError
 
     from reconciler.state.schema import LockFile
