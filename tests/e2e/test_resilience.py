@@ -127,6 +127,13 @@ def emulator(**options: Any) -> EmulatorServer:
     )
 
 
+def first_created(process: subprocess.Popen[str]) -> bool:
+    """Read an apply's output until its first create is done; False if it ended first (a
+    loop on readline() would spin forever at the end of the output)."""
+    assert process.stdout is not None
+    return any(line.startswith("+ created") for line in process.stdout)
+
+
 def assert_converged(space: Workspace, server: EmulatorServer, expected: int) -> None:
     """Every declared record exists once in COR, the state holds each with COR's id, and a plan
     has nothing left to do."""
@@ -194,9 +201,7 @@ def test_sigint_stops_cleanly_and_rerun_converges(
     no_secret_anywhere.append(space)
     with emulator(latency_ms=100) as server:
         process = space.start(server, "--parallelism", "2")
-        assert process.stdout is not None
-        while not process.stdout.readline().startswith("+ created"):
-            pass
+        assert first_created(process), space.finish(process)
         process.send_signal(signal.SIGINT)
         assert space.finish(process) == 130
         assert "SIGINT: stopping after the request in flight" in space.printed[-1]
@@ -212,9 +217,7 @@ def test_two_applies_at_once_one_is_refused_and_the_state_is_intact(
     no_secret_anywhere.append(space)
     with emulator(latency_ms=60) as server:
         first = space.start(server, "--parallelism", "2")
-        assert first.stdout is not None
-        while not first.stdout.readline().startswith("+ created"):
-            pass
+        assert first_created(first), space.finish(first)
         second = space.start(server, token=True)
         assert space.finish(second) == 4
         assert "is locked by" in space.printed[-1]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from tests.e2e.stores import (
     postgres_store,
     s3_store,
 )
-from tests.e2e.test_resilience import Workspace, assert_converged, emulator
+from tests.e2e.test_resilience import Workspace, assert_converged, emulator, first_created
 from tests.harness import emulator_records
 from tests.samples import catalogue
 from tests.servers.postgres import RunningPostgres
@@ -111,16 +110,10 @@ def _advisory_locks_gone(store: Store, timeout: float = 20) -> None:
     pytest.fail("the killed apply's database session did not end")
 
 
-def _first_created(process: subprocess.Popen[str]) -> bool:
-    """Read the apply's output until its first create is done; False if it ended first."""
-    assert process.stdout is not None
-    return any(line.startswith("+ created") for line in process.stdout)
-
-
 def _killed_mid_apply(space: StoreWorkspace, server: EmulatorServer) -> int:
     """Start an apply, SIGKILL it once it has created something; its pid."""
     process = space.start(server, "--parallelism", "2")
-    assert _first_created(process), space.finish(process)
+    assert first_created(process), space.finish(process)
     process.kill()
     space.finish(process)
     return process.pid
@@ -163,7 +156,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(
             if rng.random() < 0.3:  # anywhere: start-up, connect, lock, compaction, plan
                 time.sleep(rng.uniform(0.0, 0.8))
             else:  # in the middle of the requests: once the first create is done
-                _first_created(process)
+                first_created(process)
                 time.sleep(rng.uniform(0.0, 0.6))
             if process.poll() is None:
                 process.kill()
@@ -191,7 +184,7 @@ def test_two_applies_at_once_one_is_refused_naming_the_holder(
     space = _space(tmp_path, catalogue(2, 2, 20), spaces)  # 86 records: ~2.6 s of requests
     with emulator(latency_ms=60) as server:  # (a second run's start-up, imports and all, is ~1 s)
         first = space.start(server, "--parallelism", "2")
-        assert _first_created(first), space.finish(first)
+        assert first_created(first), space.finish(first)
         second = space.start(server, token=True)
         assert space.finish(second) == 4, space.printed[-2:]
         assert "is locked by" in space.printed[-1]
