@@ -8,11 +8,11 @@
 - `work_folder`: a temporary folder made the current one, files written from a dict.
 - `cli`: `reconciler ...` in-process; (exit code, stdout, stderr), never a credential in either.
 - `golden`: golden files, refreshed only with an explicit flag (--update-golden).
-- `postgres`: ONE throwaway PostgreSQL cluster per session (per xdist worker), started only when a
-  test asks for it; skipped, saying what to install, where the server binaries are missing
-  (tests/servers/postgres.py).
-- `s3`: ONE SeaweedFS S3 server per session (per xdist worker), started only when a test asks
-  for it; skipped, saying what to install, where `weed` is missing (tests/servers/seaweed.py).
+- `postgres`: ONE throwaway PostgreSQL cluster per run (tests/servers/postgres.py); `s3`: ONE
+  SeaweedFS S3 server per run (tests/servers/seaweed.py). Under xdist the controller starts both
+  in the background as the run begins and every worker shares them (tests/servers/shared.py);
+  a serial run starts each when a test first asks for it. Either way a test asking for one is
+  skipped, saying what to install, where the binaries are missing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,15 @@ from tests.servers.seaweed import (
     seaweed_server,
     weed_version,
 )
+from tests.servers.shared import (
+    WORKER_INPUT,
+    SharedServers,
+    distributes,
+    handoff,
+    shared_postgres,
+    shared_s3,
+    wanted,
+)
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 E2E = Path(__file__).parent / "e2e"
@@ -46,6 +56,7 @@ SERVERS = Path(__file__).parent / "servers"
 OWN_VARIABLES = ("COR_", "RECONCILER_")  # what reconciler reads from the environment
 SECRET_VARIABLES = ("COR_TOKEN", "COR_CLIENT_SECRET")
 SESSION_EMULATOR = EmulatorConfig(port=0)  # the documented demo credentials (docs/emulator.md)
+SHARED_SERVERS = pytest.StashKey[SharedServers]()  # the controller's, under xdist
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,12 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (make unit), tests/servers/ goes first (a real server takes seconds to
-    start: each is a group of its own, on one worker, `--dist loadgroup`), then tests/e2e/: its
-    tests run real processes against
-    real waits, seconds each, so they start at once on every worker rather than leaving one
-    worker busy long after the others (with --maxschedchunk 1, each worker takes the next test
-    when it is free). A serial run keeps the usual order."""
+    """Under xdist (make unit), tests/servers/ goes first (its smoke tests say first whether
+    the real servers work; the controller has started them while the workers collected),
+    then tests/e2e/: its tests run real processes against real waits, seconds each, so they
+    start at once on every worker rather than leaving one worker busy long after the others
+    (with --maxschedchunk 1, each worker takes the next test when it is free). A serial run
+    keeps the usual order."""
     if "PYTEST_XDIST_WORKER" in os.environ:  # every worker sorts its identical collection
         items.sort(
             key=lambda item: (SERVERS not in item.path.parents, E2E not in item.path.parents)
@@ -142,11 +153,42 @@ def emulator_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> 
 # --- real servers (issue 13: the remote state stores) --------------------------------------
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The xdist controller starts the servers the run's test files take, now and in the
+    background: they come up while the workers spawn and collect (tests/servers/shared.py)."""
+    names = wanted(config) if distributes(config) else []
+    if names:
+        servers = SharedServers.of(names)
+        servers.start()
+        config.stash[SHARED_SERVERS] = servers
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
+def pytest_configure_node(node: Any) -> None:
+    """Each worker learns where the controller publishes its servers (before it spawns)."""
+    servers = node.config.stash.get(SHARED_SERVERS, None)
+    if servers is not None:
+        node.workerinput[WORKER_INPUT] = (str(servers.folder), servers.names)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops its servers once every worker has ended."""
+    servers = config.stash.get(SHARED_SERVERS, None)
+    if servers is not None:
+        del config.stash[SHARED_SERVERS]
+        servers.stop()
+
+
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[RunningPostgres]:
+def postgres(request: pytest.FixtureRequest) -> Iterator[RunningPostgres]:
     """A PostgreSQL cluster on 127.0.0.1:<free port> (and a unix socket in its folder), trust
-    auth for its superuser (no password anywhere), stopped and removed at the session's end.
-    Tests share it: each makes its own database (create_database) or state name."""
+    auth for its superuser (no password anywhere), stopped and removed at the run's end.
+    Tests share it (across xdist workers too): each makes its own database (create_database)
+    or state name, and its own advisory lock keys."""
+    shared = handoff(request.config)
+    if shared is not None and "postgres" in shared[1]:
+        yield shared_postgres(shared[0])
+        return
     try:
         binaries = find_binaries()
     except PostgresUnavailableError as missing:
@@ -156,11 +198,17 @@ def postgres() -> Iterator[RunningPostgres]:
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+def s3(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Server]:
     """A SeaweedFS S3 endpoint on 127.0.0.1:<free port> (path-style; every port of the server
     explicit and on loopback), with an access key and secret made for it (never printed);
-    stopped and its folder removed at the session's end. Tests share it: each makes its own
-    bucket (names: 3-63 lowercase letters, digits, hyphens)."""
+    stopped and its folder removed at the run's end. Tests share it (across xdist workers
+    too): each makes its own bucket (names: 3-63 lowercase letters, digits, hyphens)."""
+    shared = handoff(request.config)
+    if shared is not None and "s3" in shared[1]:
+        yield shared_s3(shared[0])
+        return
     try:
         weed = find_weed()
         weed_version(weed)

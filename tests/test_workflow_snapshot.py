@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import pytest
 import yaml
 
 from reconciler.state.codec import State, render_state
@@ -282,20 +282,19 @@ def test_a_snapshot_that_is_not_a_state_fails_the_plan(tmp_path: Path) -> None:
     assert "against" not in outputs
 
 
-@pytest.mark.xdist_group("postgres")
 def test_the_snapshot_of_a_postgresql_state(tmp_path: Path, postgres: RunningPostgres) -> None:
     """The workflow's env as written (PGPASSWORD and the AWS names empty: trust auth here)."""
-    database = postgres.create_database("snapshot")
+    database = postgres.create_database(f"snapshot_{secrets.token_hex(4)}")
     url = f"{database.url}?state=agency-a"
     _publish_from_store(tmp_path, {"RECONCILER_STATE": url})
 
 
-@pytest.mark.xdist_group("s3")
 def test_the_snapshot_of_an_s3_state(tmp_path: Path, s3: S3Server) -> None:
     """The workflow's env as written: the keys are secrets, the endpoint and region variables."""
-    s3.client().create_bucket(Bucket="snapshot-states")
+    bucket = f"snapshot-{secrets.token_hex(4)}"
+    s3.client().create_bucket(Bucket=bucket)
     given = {
-        "RECONCILER_STATE": "s3://snapshot-states/agency-a/state.json",
+        "RECONCILER_STATE": f"s3://{bucket}/agency-a/state.json",
         "AWS_ACCESS_KEY_ID": s3.access_key,
         "AWS_SECRET_ACCESS_KEY": s3.secret_key,
         "AWS_ENDPOINT_URL": s3.endpoint_url,

@@ -134,6 +134,14 @@ def first_created(process: subprocess.Popen[str]) -> bool:
     return any(line.startswith("+ created") for line in process.stdout)
 
 
+def rerun_until_done(space: Workspace, server: EmulatorServer, what: str) -> None:
+    """Apply again (parallelism 4) until one run exits 0, at most 5 times."""
+    for _attempt in range(5):
+        if space.apply(server, "--parallelism", "4") == 0:
+            return
+    pytest.fail(f"apply did not converge {what}: {space.printed[-1]}")
+
+
 def assert_converged(space: Workspace, server: EmulatorServer, expected: int) -> None:
     """Every declared record exists once in COR, the state holds each with COR's id, and a plan
     has nothing left to do."""
@@ -186,11 +194,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(
             space.finish(process)
         assert emulator_records(server.url), "the kills should have hit a running apply"
         assert len(emulator_records(server.url)) < 505, "the kills should have hit a running apply"
-        for _attempt in range(5):
-            if space.apply(server, "--parallelism", "4") == 0:
-                break
-        else:
-            pytest.fail(f"apply did not converge after {kills} kills: {space.printed[-1]}")
+        rerun_until_done(space, server, f"after {kills} kills")
         assert_converged(space, server, 505)
 
 

@@ -33,7 +33,13 @@ from tests.e2e.stores import (
     postgres_store,
     s3_store,
 )
-from tests.e2e.test_resilience import Workspace, assert_converged, emulator, first_created
+from tests.e2e.test_resilience import (
+    Workspace,
+    assert_converged,
+    emulator,
+    first_created,
+    rerun_until_done,
+)
 from tests.harness import emulator_records
 from tests.samples import catalogue
 from tests.servers.postgres import RunningPostgres
@@ -167,11 +173,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(
         assert 0 < made < 505, "the kills should have hit a running apply"
         assert mid_requests >= 10, "most kills should land among the requests"
         _advisory_locks_gone(store)
-        for _attempt in range(5):
-            if space.apply(server, "--parallelism", "4") == 0:
-                break
-        else:
-            pytest.fail(f"apply did not converge after {kills} kills: {space.printed[-1]}")
+        rerun_until_done(space, server, f"after {kills} kills")
         _converged(space, server, 505)
 
 

@@ -26,8 +26,8 @@ CLEAR = "\x1b[2J"
 ACME = recorded("client", "JIRA", "C-1", 7, name="Acme")
 
 
-def _postgres_state(postgres: RunningPostgres) -> str:
-    url = f"{postgres.url}?state=s{secrets.token_hex(4)}"
+def _postgres_state(database: RunningPostgres) -> str:
+    url = f"{database.url}?state=main"
     location = locate(url)
     assert isinstance(location, PostgresLocation)
     with open_store(location, command="test") as store:
@@ -71,8 +71,9 @@ def test_a_row_written_by_hand_is_judged_like_a_state_file(
     exit_code: int,
     says: str,
 ) -> None:
-    url = _postgres_state(postgres)
-    _sql(postgres, statement)
+    database = postgres.create_database(f"hostile_{secrets.token_hex(4)}")  # its own tables
+    url = _postgres_state(database)
+    _sql(database, statement)
     code, out, err = cli("state", "list", "--state", url)
     assert_clean(code, out, err, exit_code=exit_code, says=says)
 

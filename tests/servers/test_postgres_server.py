@@ -23,8 +23,6 @@ from tests.servers.postgres import (
     find_binaries,
 )
 
-pytestmark = pytest.mark.xdist_group("postgres")  # one server, on one worker
-
 HOLD_THEN_WAIT = """
 import sys, time, psycopg
 connection = psycopg.connect(sys.argv[1], autocommit=True)

@@ -24,8 +24,6 @@ from tests.servers.seaweed import (
     weed_version,
 )
 
-pytestmark = pytest.mark.xdist_group("s3")  # one server, on one worker
-
 
 def new_bucket(client: Any, versioned: bool = True) -> str:
     """A bucket of the test's own (the server is the session's), versioning enabled."""

@@ -32,8 +32,6 @@ from tests.paths import ROOT
 from tests.servers.postgres import RunningPostgres
 from tests.state.samples import ACME, BRAND, EMPTY, JIRA_CLIENT, PRODUCT, as_dict
 
-pytestmark = pytest.mark.xdist_group("postgres")  # one server, on one worker
-
 APPLY = "reconciler apply manifests"
 UNICODE = recorded("client", "JIRA", "Ü-1", 5, name='Café "☕" \\ 😀', description="two\nlines")
 PASSWORD = "Pa55-w0rd-never-printed"  # trust auth ignores it; no message may hold it

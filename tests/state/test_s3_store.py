@@ -28,8 +28,6 @@ from tests.paths import ROOT
 from tests.servers.seaweed import S3Server
 from tests.state.samples import ACME, BRAND, EMPTY, GOLDEN, JIRA_CLIENT, PRODUCT, as_dict
 
-pytestmark = pytest.mark.xdist_group("s3")  # one server, on one worker
-
 KEY = "states/reconciler.state.json"
 JOURNAL = f"{KEY}.journal/"
 LOCK = f"{KEY}.lock"
