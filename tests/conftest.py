@@ -47,6 +47,7 @@ from tests.servers.shared import (
     handoff,
     shared_postgres,
     shared_s3,
+    unavailable,
     wanted,
 )
 
@@ -192,7 +193,7 @@ def postgres(request: pytest.FixtureRequest) -> Iterator[RunningPostgres]:
     try:
         binaries = find_binaries()
     except PostgresUnavailableError as missing:
-        pytest.skip(str(missing))
+        unavailable(str(missing))
     with PostgresCluster(binaries) as server:
         yield server
 
@@ -213,7 +214,7 @@ def s3(
         weed = find_weed()
         weed_version(weed)
     except SeaweedUnavailableError as missing:
-        pytest.skip(str(missing))
+        unavailable(str(missing))
     with seaweed_server(weed, tmp_path_factory.mktemp("seaweed")) as server:
         yield server
 

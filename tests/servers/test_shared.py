@@ -16,7 +16,7 @@ import pytest
 from tests.paths import ROOT
 from tests.servers.postgres import INSTALL_HINT, PostgresUnavailableError, RunningPostgres
 from tests.servers.seaweed import S3Server
-from tests.servers.shared import SharedServers, shared_postgres, shared_s3, wanted
+from tests.servers.shared import SharedServers, shared_postgres, shared_s3, unavailable, wanted
 
 SECRET = "not-a-real-secret-but-kept-private"
 
@@ -108,3 +108,14 @@ def test_the_controller_starts_only_the_servers_the_paths_take(
     args: list[str], expected: list[str]
 ) -> None:
     assert wanted(run_over(*args)) == expected
+
+
+def test_a_missing_server_skips_except_where_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a user's machine without the binaries the stores' tests skip, saying what to
+    install; CI (.ci/run sets REQUIRE_TEST_SERVERS) must run them, so there they fail."""
+    monkeypatch.delenv("REQUIRE_TEST_SERVERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="install it"):
+        unavailable("no initdb: install it")
+    monkeypatch.setenv("REQUIRE_TEST_SERVERS", "1")
+    with pytest.raises(pytest.fail.Exception, match="REQUIRE_TEST_SERVERS is set, but no initdb"):
+        unavailable("no initdb: install it")
