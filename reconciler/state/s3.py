@@ -142,7 +142,7 @@ def load(location: S3Location) -> State:
 def _put_state(client: Any, location: S3Location, state: State, etag: str | None) -> str:
     """Replace the state object if it is still the one read (`etag`; None: there was none);
     its new ETag. ClientError PreconditionFailed if another writer changed it."""
-    return put_if(client, location, location.key, render_state(state), etag)
+    return put_if(client, location, location.key, render_state(state), etag, checksum=True)
 
 
 def _delete_parts(client: Any, location: S3Location, keys: Collection[str]) -> None:
