@@ -40,8 +40,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# PYTHONDONTWRITEBYTECODE unset: pytest keeps its rewritten test modules and Python the compiled
+# package between runs (collection 5.2 -> 1.8 s of CPU per worker, measured on this machine).
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 3 --dist load --maxschedchunk 1
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n 4 --dist load --maxschedchunk 1
 
 docs: $(STAMP)
 	$(BIN)/python -m reconciler.cli.reference docs/cli.md
