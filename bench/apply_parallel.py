@@ -80,6 +80,15 @@ def timed_apply(folder: Path, url: str, parallelism: int, records: int) -> Run:
     env = {**os.environ, "COR_API_URL": url, "COR_TOKEN": "demo-token", "PYTHONUNBUFFERED": "1"}
     args = ["apply", "--auto-approve", "--no-color", "--state", str(state)]
     args += ["--parallelism", str(parallelism), str(folder)]
+    code, phase, wall, cpu = run_apply(args, env)
+    if code != 0:
+        raise SystemExit(f"apply at parallelism {parallelism} exited {code}")
+    return Run(parallelism, records, phase, wall, cpu)
+
+
+def run_apply(args: list[str], env: dict[str, str]) -> tuple[int, float, float, float]:
+    """Run `reconciler ARGS`: its exit code, the apply phase (first to last result line), the
+    wall time and its CPU time, in seconds."""
     cpu0, start = child_cpu(), time.perf_counter()
     process = subprocess.Popen([*RECONCILER, *args], env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -89,10 +98,7 @@ def timed_apply(folder: Path, url: str, parallelism: int, records: int) -> Run:
             last = time.perf_counter()
             first = first or last
     code = process.wait()
-    wall, cpu = time.perf_counter() - start, child_cpu() - cpu0
-    if code != 0:
-        raise SystemExit(f"apply at parallelism {parallelism} exited {code}")
-    return Run(parallelism, records, last - first, wall, cpu)
+    return code, last - first, time.perf_counter() - start, child_cpu() - cpu0
 
 
 def plan_cpu(folder: Path) -> float:

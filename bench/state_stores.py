@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 from unittest.mock import patch
 
-from apply_parallel import child_cpu, start_emulator, write_manifests
+from apply_parallel import RECONCILER, child_cpu, run_apply, start_emulator, write_manifests
 from publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +46,6 @@ import psycopg  # noqa: E402, TID251 - the benchmark asks its own server, as tes
 from tests.servers import postgres as postgres_servers  # noqa: E402
 from tests.servers.seaweed import S3Server, find_weed, seaweed_server  # noqa: E402
 
-RECONCILER = [sys.executable, "-m", "reconciler"]
 STORES = ("file", "postgres", "s3")
 TARGET_RATIO = 0.8
 # The test cluster turns durability off (its tests kill clients, never the server); a store
@@ -192,20 +190,11 @@ def timed_apply(bench: Bench, folder: Path, url: str, store: Store, run: int, re
     env = child_environment(url, extra)
     args = ["apply", "--auto-approve", "--no-color", "--state", state]
     args += ["--parallelism", str(bench.parallelism), str(folder)]
-    cpu0, start = child_cpu(), time.perf_counter()
-    process = subprocess.Popen([*RECONCILER, *args], env=env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    first = last = 0.0
-    for line in process.stdout:
-        if line.startswith(("+ created", "x failed")):
-            last = time.perf_counter()
-            first = first or last
-    code = process.wait()
-    wall, cpu = time.perf_counter() - start, child_cpu() - cpu0
+    code, phase, wall, cpu = run_apply(args, env)
     if code != 0:
         raise SystemExit(f"apply with the {store.name} store (run {run}) exited {code}")
     check_recorded(state, env, records, store.name)
-    return Run(store.name, records, last - first, wall, cpu)
+    return Run(store.name, records, phase, wall, cpu)
 
 
 def check_recorded(state: str, env: dict[str, str], records: int, name: str) -> None:
