@@ -178,6 +178,8 @@ class _Run:
         self.retrying = False  # the second round has started
         self.interrupted = False
         self.stopped_by = ""
+        self.intended: set[ResourceKey] = set()  # intents journaled ahead, not yet handed out
+        self.waited_on = False  # this round's group must be durable before the round acts
 
     def drive(
         self, pool: Executor, send: Send, should_stop: Callable[[], bool], limit: int
@@ -186,13 +188,20 @@ class _Run:
         while True:
             # One group commit per round: the results just collected and the intents of what
             # starts next are durable together, before any request that depends on them leaves.
+            # A round that journals no intent and lets no change start waits on nothing: its
+            # group is deferred to the next one that does (intents are journaled ahead, for
+            # the next creates, so that most rounds need none: one commit for many creates
+            # where a commit costs a request, as in S3 or PostgreSQL).
             try:
                 with self.recorder.batch():
+                    self.waited_on = False
                     for future in sorted(done, key=lambda f: self.order[self.in_flight[f].key]):
                         self.collect(future)
                     if not self.stopping and should_stop():
                         self.interrupted = True
                     self.hand_out(limit)
+                    if not self.waited_on:
+                        self.recorder.defer()
             except StateWriteError as error:  # the intents are not durable: send none of them
                 self.state_unwritable(error)
                 self.not_sent.extend(self.starting)
@@ -213,15 +222,32 @@ class _Run:
             and len(self.in_flight) + len(self.starting) < limit
         ):
             change = self.scheduler.next_ready()
-            # A create sent again in the second round has its intent journaled already.
-            if change.action is Action.CREATE and change.key not in self.gave_up:
+            # A create sent again in the second round has its intent journaled already, and
+            # so has one journaled ahead (durable: the round that journaled it was not deferred).
+            if self.needs_intent(change) and change.key not in self.intended:
                 try:
-                    self.recorder.intend(change.key)
+                    self.intend_ahead(change, limit)
                 except StateWriteError as error:  # no durable intent: the create is not sent
                     self.state_unwritable(error)
                     self.not_sent.append(change)
                     return
+            self.intended.discard(change.key)
             self.starting.append(change)
+
+    def needs_intent(self, change: Change) -> bool:
+        return change.action is Action.CREATE and change.key not in self.gave_up
+
+    def intend_ahead(self, change: Change, limit: int) -> None:
+        """Journal the intent of `change`, and of the next AHEAD * (limit - 1) creates free to
+        start, so that the rounds that hand those out need no commit of their own. One never
+        sent is resolved when the run ends (resolve_unsent), or, after a crash, adopted or
+        created by the next apply as any create in doubt (docs/state.md)."""
+        self.waited_on = True
+        self.recorder.intend(change.key)
+        for ahead in self.scheduler.peek_ready(AHEAD * (limit - 1)):  # none at parallelism 1
+            if self.needs_intent(ahead) and ahead.key not in self.intended:
+                self.recorder.intend(ahead.key)
+                self.intended.add(ahead.key)
 
     @property
     def stopping(self) -> bool:
@@ -248,7 +274,8 @@ class _Run:
             if result.outcome in _DONE:  # done in COR, not durably recorded
                 result = _not_recorded(result)
         if result.outcome in _DONE:
-            self.scheduler.succeeded(change.key)
+            if self.scheduler.succeeded(change.key):  # they start once its record is durable
+                self.waited_on = True
         else:
             self.not_done[change.key] = result.outcome
         del self.in_flight[future]
@@ -314,7 +341,22 @@ class _Run:
         self.not_sent.extend(self.starting)
         self.starting.clear()
 
+    def resolve_unsent(self) -> None:
+        """Intents journaled ahead for creates never handed out (the run stopped first): they
+        certainly did not happen. If that cannot be written, they stay in doubt, and the next
+        apply creates them (or adopts them) as any create in doubt."""
+        if not self.intended:
+            return
+        try:
+            with self.recorder.batch():
+                for key in sorted(self.intended, key=self.order.__getitem__):
+                    self.recorder.resolve(key)
+        except StateWriteError:
+            pass
+        self.intended.clear()
+
     def finish(self) -> ApplyReport:
+        self.resolve_unsent()
         sent = set(self.gave_up)  # in doubt, even if the second round did not send them again
         self.report_gave_up()
         not_sent = [*self.not_sent, *self.scheduler.not_started()]
@@ -323,6 +365,12 @@ class _Run:
         )
         return ApplyReport(tuple(self.results), tuple(remaining), self.interrupted, self.stopped_by)
 
+
+# How many rounds' worth of creates a durable group intends ahead, per request in flight: at
+# parallelism 8, 28 intents, so that one commit in about 29 creates is needed (measured with
+# S3, where a commit is a request: docs/benchmarks.md); a crash leaves at most that many more
+# creates in doubt, which the next apply adopts or creates.
+AHEAD = 4
 
 _DONE = frozenset({Outcome.CREATED, Outcome.ADOPTED, Outcome.UPDATED, Outcome.DELETED})
 _WHY = {Outcome.FAILED: "failed", Outcome.IN_DOUBT: "is in doubt", Outcome.SKIPPED: "was skipped"}

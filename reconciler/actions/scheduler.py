@@ -12,6 +12,7 @@ product).
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable
 
@@ -49,8 +50,15 @@ class Scheduler:
         """The next change free to start, in plan order among those that became free together."""
         return self._ready.popleft()
 
-    def succeeded(self, key: ResourceKey) -> None:
-        """`key` now exists in COR: its dependants whose references all exist become ready."""
+    def peek_ready(self, count: int) -> list[Change]:
+        """The next `count` changes free to start, in the order next_ready() hands them out
+        (unless a change becomes free meanwhile: it joins at the end)."""
+        return list(itertools.islice(self._ready, count))
+
+    def succeeded(self, key: ResourceKey) -> bool:
+        """`key` now exists in COR: its dependants whose references all exist become ready.
+        True if any did (they may start once `key`'s record is durable)."""
+        released = False
         for dependant in self._dependants.pop(key, ()):
             waits = self._waits.get(dependant.key)
             if waits is None:
@@ -59,6 +67,8 @@ class Scheduler:
             if not waits:
                 del self._waits[dependant.key]
                 self._ready.append(dependant)
+                released = True
+        return released
 
     def retry(self, change: Change) -> None:
         """Hand out again a change already handed out (apply's second round); what waits for

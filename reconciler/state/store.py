@@ -288,6 +288,7 @@ class StateStore:
         self._medium = medium
         self._closed = False
         self._batching = 0
+        self._deferred = False  # the current group need not be durable at its end (defer)
         self._fills: dict[ResourceKey, str] = {}
 
     @classmethod
@@ -402,7 +403,18 @@ class StateStore:
         finally:
             self._batching -= 1
             if not self._batching:
-                self._medium.sync()
+                deferred, self._deferred = self._deferred, False
+                if not deferred:
+                    self._medium.sync()
+
+    def defer(self) -> None:
+        """Inside batch(): this group need not be durable when the block ends, because nothing
+        waits on it — no create it intends is sent now, no record in it lets a change start (a
+        product's, whose intent is durable: after a crash it is in doubt, and the next apply
+        adopts it). It becomes durable with the next group that is not deferred, with any
+        change made outside a batch, or when close() compacts (docs/state.md)."""
+        if self._batching:
+            self._deferred = True
 
     def replace(self, state: State) -> None:
         """Make `state` the stored state as it is, its lineage and serial included (state push,

@@ -70,6 +70,9 @@ class FakeJournal:
         self.records: list[Record] = []
         self.ops: list[tuple[str, str]] = []
         self.cor = cor
+        self.durable = 0  # ops[:durable] are durable (a group ended without defer())
+        self.deferred = False
+        self.commits = 0  # groups made durable
 
     def intend(self, key: ResourceKey) -> None:
         self.ops.append(("intend", str(key)))
@@ -92,7 +95,14 @@ class FakeJournal:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
+        self.deferred = False
         yield
+        if not self.deferred:  # the group is durable: everything journaled so far is
+            self.durable = len(self.ops)
+            self.commits += 1
+
+    def defer(self) -> None:
+        self.deferred = True
 
 
 def run(plan_desired: Any, plan_state: Any, cor: FakeCor) -> tuple[list[Result], list[Record]]:
@@ -647,6 +657,127 @@ def test_parallel_apply_overlaps_requests_yet_respects_references() -> None:
     for change in plan.changes:
         for ref in change.key.references(change.attributes):
             assert done_at[str(ref)] < started_at[str(change.key)], (ref, change.key)
+
+
+def catalogue_of(products: int) -> dict[ResourceKey, Declared]:
+    """Two clients, a brand each, and `products` products under them."""
+    entities = [declared("client", SF, f"C{c}", name=f"Client {c}") for c in range(2)]
+    entities += [declared("brand", SF, f"B{c}", name="b", client_id=f"C{c}") for c in range(2)]
+    entities += [
+        declared("product", SF, f"P{p}", name="p", client_id=f"C{p % 2}", brand_id=f"B{p % 2}")
+        for p in range(products)
+    ]
+    return desired_of(*entities)
+
+
+def test_a_request_leaves_only_once_its_intent_and_what_it_needs_are_durable() -> None:
+    """Rounds that wait on nothing are deferred, intents are journaled ahead: still, when a
+    create is sent, its intent is durable, and so is the record of everything it refers to."""
+    journal = FakeJournal()
+    plan = build_plan(catalogue_of(60), {})
+    cor = SlowCor(delay=0.005)
+    checked: list[str] = []
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        durable = journal.ops[: journal.durable]
+        change = next(c for c in plan.changes if c.key.id == call.body.get("id"))
+        assert ("intend", str(change.key)) in durable, change.key
+        for ref in change.key.references(change.attributes):
+            assert ("record", str(ref)) in durable, (change.key, ref)
+        checked.append(str(change.key))
+        return cor.send(call)
+
+    report = apply_plan(plan, send, journal, lambda _r: None, parallelism=8)
+    assert report.ok
+    assert len(checked) == 64
+    assert len(journal.records) == 64
+
+
+def test_a_delete_leaves_only_once_what_had_to_go_first_is_durably_forgotten() -> None:
+    """Deletes journal no intent: a brand's delete starts when its products' are done, and
+    their forgets must be durable by then (a round that lets a change start is never
+    deferred)."""
+    records = [recorded("client", SF, "C1", 1, name="Acme")]
+    records.append(recorded("brand", SF, "B1", 2, name="Premium", client_id="C1"))
+    records += [
+        recorded("product", SF, f"P{p}", 10 + p, name="p", client_id="C1", brand_id="B1")
+        for p in range(12)
+    ]
+    cor = SlowCor(delay=0.005)
+    cor.ids.update({r.key.id: r.cor_id for r in records})
+    plan = build_plan({}, state_of(*records), prune=True)
+    journal = FakeJournal()
+    checked: list[str] = []
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        key_id = unquote(call.path.rsplit("/", 1)[-1])
+        if key_id in ("B1", "C1"):
+            durable = journal.ops[: journal.durable]
+            refers = [
+                r for r in records if key_id in {k.id for k in r.key.references(r.attributes)}
+            ]
+            for record in refers:
+                assert ("forget", str(record.key)) in durable, (key_id, record.key)
+            checked.append(key_id)
+        return cor.send(call)
+
+    report = apply_plan(plan, send, journal, lambda _r: None, parallelism=8)
+    assert report.ok
+    assert checked == ["B1", "C1"]
+
+
+def test_most_rounds_need_no_commit_of_their_own() -> None:
+    """One durable group per create at parallelism 1 (each round sends one); at parallelism 8
+    the intents of the next creates are journaled ahead and the rounds that only collect
+    products' results are deferred: a fraction of the commits, everything recorded."""
+    commits = {}
+    for parallelism in (1, 8):
+        journal = FakeJournal()
+        report = apply_plan(
+            build_plan(catalogue_of(80), {}),
+            SlowCor(delay=0.005).send,
+            journal,
+            lambda _r: None,
+            parallelism=parallelism,
+        )
+        assert report.ok
+        assert len(journal.records) == 84
+        assert journal.ops.count(("resolve", "product SALESFORCE/P0")) == 0
+        commits[parallelism] = journal.commits
+    assert commits[1] >= 84
+    assert commits[8] <= 84 // 3, commits
+
+
+def test_intents_journaled_ahead_are_resolved_when_the_run_stops_first() -> None:
+    journal = FakeJournal()
+    plan = build_plan(catalogue_of(40), {})
+    answers = 0
+
+    def should_stop() -> bool:
+        return answers >= 10
+
+    cor = SlowCor(delay=0.005)
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        nonlocal answers
+        answer = cor.send(call)
+        answers += 1
+        return answer
+
+    report = apply_plan(
+        plan, send, journal, lambda _r: None, parallelism=8, should_stop=should_stop
+    )
+    assert report.interrupted
+    intended = {key for op, key in journal.ops if op == "intend"}
+    settled = {key for op, key in journal.ops if op in ("record", "resolve")}
+    sent = {
+        str(c.key) for c in plan.changes if c.key.id in {call.body.get("id") for call in cor.calls}
+    }
+    resolved = {key for op, key in journal.ops if op == "resolve"}
+    assert resolved, "some intents were journaled ahead of the stop"
+    assert intended == settled  # nothing left in doubt: each was sent and recorded, or resolved
+    assert not resolved & sent  # only creates never sent are resolved
+    assert journal.durable == len(journal.ops)  # and that is durable
 
 
 def test_parallel_and_sequential_applies_record_the_same() -> None:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.core.resources import Kind, Record, ResourceKey
 from reconciler.errors import RefusedError, StateError, StateWriteError
+from reconciler.state import journal
 from reconciler.state.codec import FORMAT_VERSION, State
 from reconciler.state.store import StateStore, load_state
 from tests.builders import key, recorded
@@ -487,3 +488,59 @@ def test_files_are_filled_when_the_state_is_written_and_it_becomes_version_2(pat
     files = {entry["id"]: entry.get("file") for entry in document["resources"]}
     assert files == {"ACC-1": "manifests/a.yaml", "BR-1": None, "P-1": "manifests/p.yaml"}
     assert load_state(path).records[ACME.key] == ACME._replace(file="manifests/a.yaml")
+
+
+class CountingMedium:
+    """A Medium that keeps what it was given and counts the durable points."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.synced = 0  # len(lines) at the last durable point
+        self.syncs = 0
+
+    def append(self, entry: journal.Entry, line: bytes, *, sync: bool) -> None:
+        self.lines.append(line)
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        self.syncs += 1
+        self.synced = len(self.lines)
+
+    def compact(self, state: State | None, filled: Collection[ResourceKey]) -> None:
+        self.synced = len(self.lines)
+
+    def replace(self, state: State) -> None:
+        raise AssertionError("not used")
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_deferred_group_becomes_durable_with_the_next_one_or_at_close() -> None:
+    medium = CountingMedium()
+    store = StateStore("test", State.empty(), medium)
+    with store.batch():
+        store.record(ACME)
+        store.defer()
+    assert (len(medium.lines), medium.synced, medium.syncs) == (1, 0, 0)
+    with store.batch():
+        store.intend(BRAND.key)
+    assert (medium.synced, medium.syncs) == (2, 1)  # both groups, one durable point
+    with store.batch():
+        store.resolve(BRAND.key)
+        store.defer()
+    assert medium.synced == 2
+    store.close()
+    assert medium.synced == 3
+
+
+def test_defer_outside_a_group_changes_nothing() -> None:
+    medium = CountingMedium()
+    store = StateStore("test", State.empty(), medium)
+    store.defer()
+    store.record(ACME)
+    assert medium.synced == 1
+    with store.batch():
+        store.record(BRAND)
+    assert medium.synced == 2
