@@ -118,8 +118,8 @@ _STATE_OPTIONS = (
         show_default=True,
         type=PathOrUrl(),  # judged with --s3-endpoint-url, by _state_location
         help="The state: what reconciler has created in COR, with COR's ids. A file, or a "
-        "store: postgresql://[USER@]HOST[:PORT]/DB[?state=NAME&schema=NAME] or "
-        "s3://BUCKET/KEY; credentials from the environment only (docs/state-backends.md).",
+        "store: postgresql://USER@HOST/DB?state=NAME or s3://BUCKET/KEY, with credentials "
+        "from the environment only (docs/state-backends.md).",
     ),
     click.option(
         "--s3-endpoint-url",
