@@ -102,6 +102,7 @@ def run_apply(args: list[str], env: dict[str, str]) -> tuple[int, float, float, 
 
 
 def plan_cpu(folder: Path) -> float:
+    """A plan's CPU time (loading and planning), taken from each apply's."""
     cpu0 = child_cpu()
     subprocess.run(
         [*RECONCILER, "plan", "--state", str(folder / "none.json"), str(folder)],

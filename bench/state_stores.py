@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 from unittest.mock import patch
 
-from apply_parallel import RECONCILER, child_cpu, run_apply, start_emulator, write_manifests
+from apply_parallel import RECONCILER, plan_cpu, run_apply, start_emulator, write_manifests
 from publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,17 +211,6 @@ def check_recorded(state: str, env: dict[str, str], records: int, name: str) -> 
     found = len(json.loads(listed.stdout))
     if found != records:
         raise SystemExit(f"the {name} store holds {found} records, not {records}")
-
-
-def plan_cpu(folder: Path) -> float:
-    """A plan's CPU time (loading and planning), taken from each apply's, as apply_parallel."""
-    cpu0 = child_cpu()
-    subprocess.run(
-        [*RECONCILER, "plan", "--state", str(folder / "none.json"), str(folder)],
-        stdout=subprocess.DEVNULL,
-        check=True,
-    )
-    return child_cpu() - cpu0
 
 
 def median_run(runs: list[Run]) -> Run:
