@@ -146,6 +146,33 @@ def test_apply_from_empty_then_no_changes_and_every_record_listed(
     assert not list(tmp_path.glob("reconciler.state.json*")), "the file store was used"
 
 
+def test_import_audit_and_state_rm_work_on_the_store(
+    tmp_path: Path, store: Store, spaces: list[Workspace]
+) -> None:
+    """The other commands that read or write the state: `state rm` forgets a record (COR keeps
+    it), `audit` sees it undeclared-in-state, `import` adopts it back by its external id, and
+    then `audit` finds all agree."""
+    space = _space(tmp_path, catalogue(1, 1, 2), spaces)  # 1 + 1 + 2 = 4 records
+    with emulator() as server:
+        assert space.apply(server) == 0, space.printed[-1]
+        code, out, err = space.cli("state", "show", "product", "SAP/P0-0-0")
+        assert code == 0, err
+        cor_id = json.loads(out)["cor_id"]
+        code, out, err = space.cli("state", "rm", "product", "SAP/P0-0-0")
+        assert code == 0, err
+        assert f"(cor_id {cor_id})" in out
+        code, out, _ = space.cli("audit", "--detailed-exitcode")
+        assert code == 2, out
+        code, out, err = space.cli("import", env=space.env(server))
+        assert code == 0, out + err
+        code, out, err = space.cli("state", "show", "product", "SAP/P0-0-0")
+        assert code == 0, err
+        assert json.loads(out)["cor_id"] == cor_id
+        code, out, _ = space.cli("audit", "--detailed-exitcode")
+        assert code == 0, out
+        assert len(emulator_records(server.url)) == 4  # nothing created twice
+
+
 # --- 2. SIGKILL at random moments -----------------------------------------------------------
 
 
