@@ -245,7 +245,9 @@ class _Run:
         self.waited_on = True
         self.recorder.intend(change.key)
         for ahead in self.scheduler.peek_ready(AHEAD * (limit - 1)):  # none at parallelism 1
-            if self.needs_intent(ahead) and ahead.key not in self.intended:
+            # Not a create in doubt from an earlier run: resolving it unsent would drop that doubt.
+            fresh = self.needs_intent(ahead) and not ahead.in_doubt
+            if fresh and ahead.key not in self.intended:
                 self.recorder.intend(ahead.key)
                 self.intended.add(ahead.key)
 

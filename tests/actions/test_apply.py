@@ -780,6 +780,32 @@ def test_intents_journaled_ahead_are_resolved_when_the_run_stops_first() -> None
     assert journal.durable == len(journal.ops)  # and that is durable
 
 
+def test_a_create_in_doubt_from_an_earlier_run_is_never_resolved_unsent() -> None:
+    """Intents journaled ahead are resolved when the run stops before sending them: never one
+    that was already in doubt (an earlier run may have created it in COR)."""
+    desired = catalogue_of(30)
+    doubts = frozenset(key for key in desired if key.kind.value == "product")
+    plan = build_plan(desired, {}, in_doubt=doubts)
+    journal = FakeJournal()
+    answers = 0
+    cor = SlowCor(delay=0.005)
+
+    def send(call: ApiCall) -> Mapping[str, Any]:
+        nonlocal answers
+        if call.method == "PUT":  # an adoption's look-up: not in COR
+            raise NotFoundError("PUT: 404 ProductNotFoundError", status=404, code="ZC001")
+        answer = cor.send(call)
+        answers += 1
+        return answer
+
+    report = apply_plan(
+        plan, send, journal, lambda _r: None, parallelism=8, should_stop=lambda: answers >= 8
+    )
+    assert report.interrupted
+    resolved = {key for op, key in journal.ops if op == "resolve"}
+    assert not resolved & {str(key) for key in doubts}, "a doubt of an earlier run was dropped"
+
+
 def test_parallel_and_sequential_applies_record_the_same() -> None:
     outcomes = []
     for parallelism in (1, 8):
