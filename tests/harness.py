@@ -5,19 +5,56 @@ the helpers behind them (also usable without the fixtures, e.g. against a test's
 - `WorkFolder` (fixture `work_folder`): a temporary folder made the current one, and a way to
   write its files from a dict.
 - `Cli` (fixture `cli`): runs `reconciler ...` in-process, returns (exit code, stdout, stderr).
+- `serving` and `QuietHandler`: a test's own HTTP server (a relay that bends COR's answers),
+  answering on its own thread for the length of a block.
 """
 
 from __future__ import annotations
 
+import socketserver
 import textwrap
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 Files = Mapping[str, str | bytes]
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """`server` answering on a thread of its own until the block ends; then shut down, its
+    socket closed and the thread joined."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler: logs nothing; `answer` writes a whole answer."""
+
+    def answer(self, status: int, body: bytes, content_type: str | None = None) -> None:
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def write_files(root: Path, files: Files) -> None:

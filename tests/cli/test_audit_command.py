@@ -9,9 +9,8 @@ tests/actions/test_readback.py; the renderers: tests/output/test_audit_*.py.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from reconciler.state.store import StateStore
-from tests.harness import Cli, RunningEmulator, WorkFolder
+from tests.harness import Cli, QuietHandler, RunningEmulator, WorkFolder, serving
 from tests.samples import SALESFORCE
 
 
@@ -167,7 +166,7 @@ class _FlakyReadApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Relay)
 
 
-class _Relay(BaseHTTPRequestHandler):
+class _Relay(QuietHandler):
     server: _FlakyReadApi
 
     def do_GET(self) -> None:
@@ -180,13 +179,7 @@ class _Relay(BaseHTTPRequestHandler):
             headers = {"Authorization": self.headers["Authorization"]}
             answer = httpx.get(server.upstream + self.path, headers=headers)
             status, body = answer.status_code, answer.content
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(status, body)
 
 
 @pytest.fixture
@@ -194,14 +187,8 @@ def flaky(applied: Path, emulator: RunningEmulator) -> Iterator[_FlakyReadApi]:
     ids = cor_ids(applied)
     broken = ("/v1/clients?page=1&perPage=50", f"/v1/clients/{ids['SF-ACC-1']}")
     server = _FlakyReadApi(emulator.url, broken, "/v1/brands?page=1&perPage=50")
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 def test_a_failed_read_is_an_error_and_the_rest_is_reported(

@@ -15,11 +15,9 @@ import json
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -36,7 +34,7 @@ from reconciler.output.plan_json import render_json
 from reconciler.output.plan_markdown import render_markdown
 from reconciler.output.plan_text import render_text
 from tests.builders import declared, desired_of, key, recorded, state_of
-from tests.harness import Cli, RunningEmulator, WorkFolder
+from tests.harness import Cli, QuietHandler, RunningEmulator, WorkFolder, serving
 from tests.hostile.checks import assert_clean
 from tests.paths import ROOT
 from tests.samples import SALESFORCE
@@ -222,30 +220,19 @@ class _RefusingReadApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Refusal)
 
 
-class _Refusal(BaseHTTPRequestHandler):
+class _Refusal(QuietHandler):
     server: _RefusingReadApi
 
     def do_GET(self) -> None:
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.server.body)))
-        self.end_headers()
-        self.wfile.write(self.server.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(400, self.server.body, "application/json")
 
 
 @pytest.fixture
 def refusing() -> Iterator[_RefusingReadApi]:
     body = json.dumps({"name": "Bad\x1b]0;pwned\x07", "message": HOSTILE}).encode()
     server = _RefusingReadApi(body)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from tests.harness import Cli, RunningEmulator, WorkFolder
+from tests.harness import Cli, QuietHandler, RunningEmulator, WorkFolder, serving
 from tests.hostile.checks import assert_clean
 from tests.samples import catalogue
 
@@ -41,7 +41,7 @@ class _BentReadApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Relay)
 
 
-class _Relay(BaseHTTPRequestHandler):
+class _Relay(QuietHandler):
     server: _BentReadApi
 
     def do_GET(self) -> None:
@@ -54,14 +54,7 @@ class _Relay(BaseHTTPRequestHandler):
         query = dict(parse_qsl(urlsplit(self.path).query))
         if answer.status_code == 200 and "page" in query:
             body = json.dumps(server.bend(answer.json(), int(query["page"]))).encode()
-        self.send_response(answer.status_code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(answer.status_code, body, "application/json")
 
 
 @pytest.fixture
@@ -76,12 +69,8 @@ def relay(
     applied: Path, emulator: RunningEmulator, request: pytest.FixtureRequest
 ) -> Iterator[_BentReadApi]:
     server = _BentReadApi(emulator.url, request.param)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(server):
+        yield server
 
 
 def _data_not_a_list(page: dict[str, Any], number: int) -> Any:
