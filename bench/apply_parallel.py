@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +165,29 @@ def _targets(runs: list[Run], latency_ms: float, baseline: float) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Setting:
+    folder: Path  # the manifests
+    url: str  # the emulator
+    records: int  # declared in the manifests
+    baseline: float  # a plan's CPU time: what each apply's CPU time counts less
+
+
+@contextmanager
+def catalogue_and_emulator(products: int, latency_ms: float) -> Iterator[Setting]:
+    """Manifests of `products` products in a temporary folder, and an emulator adding
+    `latency_ms` to each answer, for the length of the block."""
+    emulator, url = start_emulator(latency_ms)
+    try:
+        with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
+            folder = Path(tmp)
+            records = write_manifests(folder, products)
+            yield Setting(folder, url, records, plan_cpu(folder))
+    finally:
+        emulator.terminate()
+        emulator.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=5000)
@@ -171,19 +196,12 @@ def main() -> int:
     parser.add_argument("--write", type=Path, help="replace this section of the Markdown file")
     options = parser.parse_args()
     load_before = os.getloadavg()[0]
-    emulator, url = start_emulator(options.latency_ms)
-    try:
-        with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
-            folder = Path(tmp)
-            records = write_manifests(folder, options.products)
-            baseline = plan_cpu(folder)
-            runs = []
-            for parallelism in options.parallelism:
-                runs.append(timed_apply(folder, url, parallelism, records))
-                print(f"parallelism {parallelism}: done", file=sys.stderr)
-    finally:
-        emulator.terminate()
-        emulator.wait()
+    with catalogue_and_emulator(options.products, options.latency_ms) as setting:
+        runs = []
+        for parallelism in options.parallelism:
+            runs.append(timed_apply(setting.folder, setting.url, parallelism, setting.records))
+            print(f"parallelism {parallelism}: done", file=sys.stderr)
+    baseline = setting.baseline
     text = report(runs, options.latency_ms, options.products, baseline)
     text += "\nThe emulator ran on the same machine, as its own process.\n"
     publish(text, "## Parallel apply", options.write, load_before)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 from unittest.mock import patch
 
-from apply_parallel import RECONCILER, plan_cpu, run_apply, start_emulator, write_manifests
+from apply_parallel import RECONCILER, catalogue_and_emulator, run_apply
 from publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -354,17 +354,9 @@ def parse_options() -> tuple[Bench, Path | None]:
 def main() -> int:
     bench, write = parse_options()
     load_before = os.getloadavg()[0]
-    emulator, url = start_emulator(bench.latency_ms)
-    try:
-        with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
-            folder = Path(tmp)
-            records = write_manifests(folder, bench.products)
-            baseline = plan_cpu(folder)
-            runs, settings = measure(bench, folder, url, records)
-    finally:
-        emulator.terminate()
-        emulator.wait()
-    publish(report(bench, runs, baseline, settings), "## State stores", write, load_before)
+    with catalogue_and_emulator(bench.products, bench.latency_ms) as setting:
+        runs, settings = measure(bench, setting.folder, setting.url, setting.records)
+    publish(report(bench, runs, setting.baseline, settings), "## State stores", write, load_before)
     return 0
 
 
