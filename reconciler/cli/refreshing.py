@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.cli.connection import ConnectionOptions
 from reconciler.cli.console import stderr_log
-from reconciler.core.limits import PlanOptions
+from reconciler.core.limits import PlanOptions, of_sources
 from reconciler.core.resources import Record, ResourceKey
 from reconciler.errors import ReconcileError
 from reconciler.output.style import counted
@@ -34,8 +34,7 @@ def read_live_state(
     from reconciler.core.refresh import refresh  # only with --refresh
 
     if options.sources:
-        chosen = frozenset(options.sources)
-        records = {key: record for key, record in records.items() if key.source in chosen}
+        records = of_sources(options.sources, records)
     if not records:
         return refresh({}, {})
     from reconciler.actions.readback import read_live  # threads: only when COR is read

@@ -12,13 +12,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from reconciler.core.plan import Action, Plan, build_plan, targeted
 from reconciler.core.replacing import with_dependants
 from reconciler.core.resources import KINDS, Desired, Kind, Record, ResourceKey, parse_address
 from reconciler.core.scope import PruneScope
 from reconciler.errors import UsageError
+
+V = TypeVar("V")
 
 if TYPE_CHECKING:
     from reconciler.core.refresh import Refreshed
@@ -170,16 +172,22 @@ def _within(
     return [key for key, record in records.items() if key in desired or covers(record.file)]
 
 
+def of_sources(sources: tuple[str, ...], entries: Mapping[ResourceKey, V]) -> dict[ResourceKey, V]:
+    """The entries whose key is of one of `sources` (--source: what a run declares, records
+    and reads)."""
+    chosen = frozenset(sources)
+    return {key: value for key, value in entries.items() if key.source in chosen}
+
+
 def _of_sources(
     sources: tuple[str, ...],
     desired: Desired,
     records: Mapping[ResourceKey, Record],
     in_doubt: AbstractSet[ResourceKey],
 ) -> tuple[Desired, Mapping[ResourceKey, Record], AbstractSet[ResourceKey]]:
-    chosen = frozenset(sources)
-    kept_desired = {k: d for k, d in desired.items() if k.source in chosen}
-    kept_records = {k: r for k, r in records.items() if k.source in chosen}
-    kept_doubts = frozenset(k for k in in_doubt if k.source in chosen)
+    kept_desired = of_sources(sources, desired)
+    kept_records = of_sources(sources, records)
+    kept_doubts = frozenset(k for k in in_doubt if k.source in sources)
     found = {k.source for k in (*kept_desired, *kept_records, *kept_doubts)}
     missing = [source for source in sources if source not in found]
     if missing:
