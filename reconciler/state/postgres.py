@@ -102,7 +102,7 @@ def open_store(
         _close(connection)
         raise
     medium = _Rows(connection, location, state, stored=stored)
-    return StateStore(str(location), state, medium)
+    return StateStore(state, medium)
 
 
 def force_unlock(location: PostgresLocation) -> LockInfo | None:

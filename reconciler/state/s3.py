@@ -261,7 +261,7 @@ def open_store(
     except BaseException:
         lock.release()
         raise
-    return StateStore(str(location), state, _S3Medium(client, location, state, etag, lock))
+    return StateStore(state, _S3Medium(client, location, state, etag, lock))
 
 
 def force_unlock(location: S3Location) -> LockInfo | None:

@@ -279,8 +279,7 @@ class StateStore:
     (`state/backends.py`).
     """
 
-    def __init__(self, name: str, state: State, medium: Medium) -> None:
-        self.name = name  # the state, as messages name it (a path, or a URL without secrets)
+    def __init__(self, state: State, medium: Medium) -> None:
         self._lineage = state.lineage
         self._serial = state.serial
         self._ledger = journal.Ledger(dict(state.records), set(state.in_doubt))
@@ -316,7 +315,7 @@ class StateStore:
         except BaseException:
             lock.release()
             raise
-        return cls(str(path), state, _FileMedium(path, state, lock))
+        return cls(state, _FileMedium(path, state, lock))
 
     @property
     def state(self) -> State:

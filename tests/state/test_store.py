@@ -519,7 +519,7 @@ class CountingMedium:
 
 def test_a_deferred_group_becomes_durable_with_the_next_one_or_at_close() -> None:
     medium = CountingMedium()
-    store = StateStore("test", State.empty(), medium)
+    store = StateStore(State.empty(), medium)
     with store.batch():
         store.record(ACME)
         store.defer()
@@ -537,7 +537,7 @@ def test_a_deferred_group_becomes_durable_with_the_next_one_or_at_close() -> Non
 
 def test_defer_outside_a_group_changes_nothing() -> None:
     medium = CountingMedium()
-    store = StateStore("test", State.empty(), medium)
+    store = StateStore(State.empty(), medium)
     store.defer()
     store.record(ACME)
     assert medium.synced == 1
